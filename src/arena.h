@@ -1,0 +1,30 @@
+/* arena.h - bump allocator for everything that lives as long as one
+ * compilation (tokens, AST, symbols, diagnostics) or one run batch.
+ *
+ * Ownership rule: memory from an arena is never freed piecemeal; the owner of
+ * the arena frees all of it at once with arena_free().  Nothing allocated from
+ * an arena may be handed to free().
+ */
+#ifndef TD_ARENA_H
+#define TD_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ArenaBlock ArenaBlock;
+
+typedef struct Arena {
+    ArenaBlock *head;   /* newest block; older blocks hang off ->prev */
+    size_t total;       /* bytes handed out, for benchmarks and tests */
+} Arena;
+
+void arena_init(Arena *a);
+void arena_free(Arena *a);
+/* Zeroed memory aligned for any object; aborts only if malloc fails. */
+void *arena_alloc(Arena *a, size_t n);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_strdup(Arena *a, const char *s);
+/* printf into the arena. */
+char *arena_printf(Arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

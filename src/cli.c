@@ -1,0 +1,327 @@
+/* cli.c - the tandem command line: argument parsing, output and exit codes.
+ *
+ * The only layer that prints, reads the environment for its own options, or
+ * exits.  Exit codes: 0 success, 1 problems found (errors, or warnings with
+ * --strict, or files fmt would change), 2 usage.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fmt.h"
+#include "unit.h"
+#include "util.h"
+
+#ifndef TD_VERSION
+#define TD_VERSION "0.0.0"
+#endif
+#ifndef TD_STDLIB_DIR
+#define TD_STDLIB_DIR "/usr/local/share/tandem/stdlib"
+#endif
+
+enum { EXIT_OK = 0, EXIT_PROBLEMS = 1, EXIT_USAGE = 2 };
+
+static const char *stdlib_opt;   /* --stdlib DIR */
+
+static const char usage_main[] =
+    "usage: tandem <command> [options] [FILE...]\n"
+    "\n"
+    "tandem keeps a CRM and a marketing platform in two-way sync, following\n"
+    "rules written in .sync files.\n"
+    "\n"
+    "commands:\n"
+    "  check    check rule files and report every problem\n"
+    "  fmt      print rule files in the canonical layout\n"
+    "  help     show help for a command\n"
+    "\n"
+    "options for every command:\n"
+    "  --stdlib DIR   where the standard modules are (also: TANDEM_STDLIB)\n"
+    "  --help         help for the command\n"
+    "  --version      print the version\n"
+    "\n"
+    "Run 'tandem help <command>' for a command's options.\n";
+
+static const char usage_check[] =
+    "usage: tandem check [--strict] [--format text|json] [--tree] FILE...\n"
+    "\n"
+    "Checks each rule file and the modules it uses: syntax, names against the\n"
+    "system schemas, types of maps and comparisons, required fields, policies,\n"
+    "criteria that can never match, plan limits and credentials written in the\n"
+    "file.  Every problem is reported, GCC-style, with the source line.\n"
+    "\n"
+    "  --strict         warnings count as problems (exit 1)\n"
+    "  --format json    print the diagnostics as a JSON array on stdout\n"
+    "  --tree           print the checked syntax tree on stdout\n"
+    "\n"
+    "exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage\n";
+
+static const char usage_fmt[] =
+    "usage: tandem fmt [--check | --write] FILE...\n"
+    "\n"
+    "Prints each rule file in the canonical layout (comments kept).  Only\n"
+    "blanks and line breaks change; the file means exactly what it meant.\n"
+    "\n"
+    "  --check   print the names of files that are not in canonical layout\n"
+    "            and exit 1 if there are any; change nothing\n"
+    "  --write   rewrite files in place where the layout differs\n"
+    "\n"
+    "exit status: 0 done, 1 a file has syntax errors or (--check) differs, 2 usage\n";
+
+static int want_color(FILE *f) {
+    const char *nc = getenv("NO_COLOR");
+    if (nc && *nc) return 0;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0) return 0;
+    return isatty(fileno(f));
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Where the standard modules are: --stdlib, $TANDEM_STDLIB, next to the
+ * binary (build tree or relocated install), then the configured prefix. */
+static const char *find_stdlib(char *buf, size_t n) {
+    if (stdlib_opt) return stdlib_opt;
+    const char *env = getenv("TANDEM_STDLIB");
+    if (env && *env) return env;
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        static const char *const rel[] = {"/../stdlib", "/../../stdlib", "/../share/tandem/stdlib"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(buf, n, "%s%s", exe, rel[i]);
+            if (is_dir(buf)) return buf;
+        }
+    }
+    return TD_STDLIB_DIR;
+}
+
+static Unit *load(const char *path) {
+    char buf[PATH_MAX + 64];
+    const char *dirs[2] = {find_stdlib(buf, sizeof buf), NULL};
+    Unit *u = unit_new(dirs);
+    if (!u) { fputs("tandem: out of memory\n", stderr); exit(EXIT_PROBLEMS); }
+    unit_load_file(u, path);
+    return u;
+}
+
+static void print_diags(Unit *u) {
+    Buf b;
+    buf_init(&b);
+    diags_render(&u->diags, &b, want_color(stderr) ? RENDER_COLOR : 0);
+    fputs(buf_str(&b), stderr);
+    buf_free(&b);
+}
+
+static int usage_error(const char *cmd_usage, const char *fmt, const char *arg) {
+    fprintf(stderr, "tandem: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    fputs(cmd_usage, stderr);
+    return EXIT_USAGE;
+}
+
+/* Options every command takes.  Returns 1 if argv[*i] was one of them. */
+static int common_option(int argc, char **argv, int *i, const char *usage, int *rc) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        fputs(usage, stdout);
+        *rc = EXIT_OK;
+        return 2;
+    }
+    if (strcmp(a, "--version") == 0) {
+        printf("tandem %s\n", TD_VERSION);
+        *rc = EXIT_OK;
+        return 2;
+    }
+    if (strcmp(a, "--stdlib") == 0) {
+        if (*i + 1 >= argc) { *rc = usage_error(usage, "%s needs a directory", a); return 2; }
+        stdlib_opt = argv[++*i];
+        return 1;
+    }
+    if (strncmp(a, "--stdlib=", 9) == 0) {
+        stdlib_opt = a + 9;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+    int strict = 0, json = 0, tree = 0, rc = EXIT_OK;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    int nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_check, &rc);
+        if (c == 2) { free(files); return rc; }
+        if (c == 1) continue;
+        if (strcmp(a, "--strict") == 0) strict = 1;
+        else if (strcmp(a, "--tree") == 0) tree = 1;
+        else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
+            const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) { free(files); return usage_error(usage_check, "%s needs text or json", a); }
+            if (strcmp(v, "json") == 0) json = 1;
+            else if (strcmp(v, "text") == 0) json = 0;
+            else { free(files); return usage_error(usage_check, "unknown format '%s' (text or json)", v); }
+        } else if (a[0] == '-' && a[1]) {
+            free(files);
+            return usage_error(usage_check, "unknown option '%s'", a);
+        } else {
+            files[nfiles++] = a;
+        }
+    }
+    if (nfiles == 0) { free(files); return usage_error(usage_check, "%s", "no rule file given"); }
+    if (json) fputc('[', stdout);
+    int first = 1;
+    for (int f = 0; f < nfiles; f++) {
+        Unit *u = load(files[f]);
+        check_unit(u);
+        if (u->diags.errors || (strict && u->diags.warnings)) rc = EXIT_PROBLEMS;
+        if (json) {
+            Buf b;
+            buf_init(&b);
+            diags_render_json(&u->diags, &b);
+            /* Splice each file's array into one. */
+            const char *s = buf_str(&b);
+            size_t n = strlen(s);
+            if (n > 2) {
+                if (!first) fputc(',', stdout);
+                fwrite(s + 1, 1, n - 2, stdout);
+                first = 0;
+            }
+            buf_free(&b);
+        } else {
+            print_diags(u);
+        }
+        if (tree && u->nmods) {
+            Buf b;
+            buf_init(&b);
+            ast_dump(u->mods[0]->root, &b, DUMP_CHECKED);
+            fputs(buf_str(&b), stdout);
+            buf_free(&b);
+        }
+        unit_free(u);
+    }
+    if (json) fputs("]\n", stdout);
+    free(files);
+    return rc;
+}
+
+static int write_atomic(const char *path, const char *text, size_t n) {
+    struct stat st;
+    mode_t mode = 0644;
+    if (stat(path, &st) == 0) mode = st.st_mode & 07777;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return -1;
+    snprintf(tmp, plen + 16, "%s.tandem-tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { free(tmp); return -1; }
+    int ok = fwrite(text, 1, n, f) == n;
+    ok &= fflush(f) == 0;
+    ok &= fclose(f) == 0;
+    if (ok) ok = chmod(tmp, mode) == 0;
+    if (ok) ok = rename(tmp, path) == 0;
+    if (!ok) unlink(tmp);
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+static int cmd_fmt(int argc, char **argv) {
+    int check = 0, write = 0, rc = EXIT_OK;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    int nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_fmt, &rc);
+        if (c == 2) { free(files); return rc; }
+        if (c == 1) continue;
+        if (strcmp(a, "--check") == 0) check = 1;
+        else if (strcmp(a, "--write") == 0 || strcmp(a, "-w") == 0) write = 1;
+        else if (a[0] == '-' && a[1]) { free(files); return usage_error(usage_fmt, "unknown option '%s'", a); }
+        else files[nfiles++] = a;
+    }
+    if (check && write) { free(files); return usage_error(usage_fmt, "%s", "--check and --write exclude each other"); }
+    if (nfiles == 0) { free(files); return usage_error(usage_fmt, "%s", "no rule file given"); }
+    for (int f = 0; f < nfiles; f++) {
+        Arena a;
+        arena_init(&a);
+        Diags d;
+        diags_init(&d, &a);
+        size_t len;
+        char *text = read_file(files[f], &len);
+        if (!text) {
+            fprintf(stderr, "tandem: cannot read '%s': %s\n", files[f], strerror(errno));
+            rc = EXIT_PROBLEMS;
+            diags_fini(&d);
+            arena_free(&a);
+            continue;
+        }
+        int file = diags_add_file(&d, files[f], text, len);
+        Buf out;
+        buf_init(&out);
+        if (fmt_file(&d, file, &a, &out) != 0) {
+            Buf b;
+            buf_init(&b);
+            diags_render(&d, &b, want_color(stderr) ? RENDER_COLOR : 0);
+            fputs(buf_str(&b), stderr);
+            buf_free(&b);
+            rc = EXIT_PROBLEMS;
+        } else {
+            int same = out.n == len && memcmp(buf_str(&out), text, len) == 0;
+            if (check) {
+                if (!same) { printf("%s\n", files[f]); rc = EXIT_PROBLEMS; }
+            } else if (write) {
+                if (!same && write_atomic(files[f], buf_str(&out), out.n) != 0) {
+                    fprintf(stderr, "tandem: cannot write '%s': %s\n", files[f], strerror(errno));
+                    rc = EXIT_PROBLEMS;
+                }
+            } else {
+                fputs(buf_str(&out), stdout);
+            }
+        }
+        buf_free(&out);
+        free(text);
+        diags_fini(&d);
+        arena_free(&a);
+    }
+    free(files);
+    return rc;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc < 2) { fputs(usage_main, stdout); return EXIT_OK; }
+    if (strcmp(argv[1], "check") == 0) fputs(usage_check, stdout);
+    else if (strcmp(argv[1], "fmt") == 0) fputs(usage_fmt, stdout);
+    else if (strcmp(argv[1], "help") == 0) fputs(usage_main, stdout);
+    else return usage_error(usage_main, "unknown command '%s'", argv[1]);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_main, stdout); return EXIT_OK; }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) { printf("tandem %s\n", TD_VERSION); return EXIT_OK; }
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "fmt") == 0) return cmd_fmt(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0) return cmd_help(argc - 1, argv + 1);
+    Suggest sg;
+    suggest_init(&sg, cmd);
+    static const char *const cmds[] = {"check", "fmt", "help", NULL};
+    for (int i = 0; cmds[i]; i++) suggest_try(&sg, cmds[i]);
+    fprintf(stderr, "tandem: unknown command '%s'%s%s%s\n", cmd, sg.best ? " (did you mean '" : "",
+            sg.best ? sg.best : "", sg.best ? "'?)" : "");
+    fputs(usage_main, stderr);
+    return EXIT_USAGE;
+}

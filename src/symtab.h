@@ -1,0 +1,29 @@
+/* symtab.h - string-keyed hash table of pointers, for name lookups in the
+ * checker (objects, fields, syncs...).  Memory comes from the compilation
+ * arena (grown tables leave their old arrays there), so a Symtab is never
+ * freed on its own.  Keys are not copied: they must live in that arena too.
+ * Insertion order is kept so iteration is deterministic.
+ */
+#ifndef TD_SYMTAB_H
+#define TD_SYMTAB_H
+
+#include <stddef.h>
+
+#include "arena.h"
+
+typedef struct SymEntry { const char *key; void *val; } SymEntry;
+
+typedef struct Symtab {
+    Arena *arena;       /* where the arrays live */
+    SymEntry *order;    /* entries in insertion order */
+    int n, cap;
+    int *slots;         /* open addressing: index+1 into order, 0 empty */
+    int nslots;
+} Symtab;
+
+void symtab_init(Symtab *t, Arena *a);
+void *symtab_get(const Symtab *t, const char *key);
+/* Adds key; returns the existing value instead if key is present. */
+void *symtab_put(Symtab *t, const char *key, void *val);
+
+#endif

@@ -1,0 +1,30 @@
+/* util.h - small helpers shared by the stages: "did you mean" suggestions,
+ * string hashing and reading whole files.
+ */
+#ifndef TD_UTIL_H
+#define TD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Finds the candidate closest to a misspelled name.  A candidate differing
+ * only in case always wins; otherwise the edit distance (with
+ * transpositions) must be at most a third of the name's length. */
+typedef struct Suggest {
+    const char *name;   /* what the user wrote */
+    const char *best;   /* best candidate so far, or NULL */
+    int dist;           /* its distance */
+} Suggest;
+
+void suggest_init(Suggest *s, const char *name);
+void suggest_try(Suggest *s, const char *candidate);
+
+uint32_t hash_str(const char *s, size_t n);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno
+ * set on failure. */
+char *read_file(const char *path, size_t *len);
+
+int str_ieq(const char *a, const char *b);
+
+#endif

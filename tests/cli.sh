@@ -1,0 +1,161 @@
+#!/bin/sh
+# cli.sh - tests of the tandem command line: exit codes, help, output forms,
+# fmt modes, module lookup and the installed layout.
+# usage: tests/cli.sh BUILD_DIR    (prints "N passed, N failed")
+set -u
+BUILD=${1:-build}
+T="$BUILD/tandem"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL cli: $1"; }
+
+# expect NAME WANT_STATUS CMD... : runs CMD, captures out/err, checks status
+expect() {
+    name=$1 want=$2
+    shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want"; sed 's/^/    /' "$TMP/err" | head -5; fi
+}
+contains() { # NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $(basename "$2")"; sed 's/^/    /' "$2" | head -5; fi
+}
+empty() { # NAME FILE
+    if [ ! -s "$2" ]; then ok; else bad "$1: $(basename "$2") not empty"; sed 's/^/    /' "$2" | head -5; fi
+}
+
+HEAD='use salesforce, activecampaign
+source sf = salesforce { instance = env("I"); auth = oauth2(client_id = env("C"), refresh_token = secret("R")) }
+source ac = activecampaign { url = env("U"); api_key = secret("K") }'
+
+cat >"$TMP/clean.sync" <<EOF
+$HEAD
+sync leads: sf.Lead <-> ac.contact {
+    match Email = email
+    use defaults
+    prefer sf
+}
+EOF
+cat >"$TMP/warn.sync" <<EOF
+$HEAD
+sync leads: sf.Lead <-> ac.contact {
+    match Email = email
+    use defaults
+}
+EOF
+cat >"$TMP/error.sync" <<EOF
+$HEAD
+sync leads: sf.Lead <-> ac.contact {
+    match Emial = email
+    use defaults
+    prefer sf
+    map Titel -> lastName
+}
+EOF
+
+# version and help
+expect "--version" 0 "$T" --version
+contains "--version" "$TMP/out" "tandem "
+expect "no command" 2 "$T"
+contains "no command" "$TMP/err" "usage: tandem <command>"
+expect "unknown command" 2 "$T" chekc
+contains "unknown command" "$TMP/err" "unknown command 'chekc' (did you mean 'check'?)"
+for c in check fmt; do
+    expect "$c --help" 0 "$T" "$c" --help
+    contains "$c --help" "$TMP/out" "usage: tandem $c"
+    expect "help $c" 0 "$T" help "$c"
+    contains "help $c" "$TMP/out" "usage: tandem $c"
+    expect "$c --version" 0 "$T" "$c" --version
+done
+expect "--help" 0 "$T" --help
+contains "--help" "$TMP/out" "commands:"
+
+# check: exit codes and forms
+expect "check clean" 0 "$T" check "$TMP/clean.sync"
+empty "check clean prints nothing" "$TMP/err"
+expect "check errors" 1 "$T" check "$TMP/error.sync"
+contains "check errors" "$TMP/err" "error.sync:5:11: error: unknown field 'Emial' on Lead (did you mean 'Email'?)"
+contains "check reports every error" "$TMP/err" "unknown field 'Titel'"
+contains "check shows the source line" "$TMP/err" "    5 |     match Emial = email"
+expect "check warnings pass" 0 "$T" check "$TMP/warn.sync"
+contains "check warnings shown" "$TMP/err" "warning:"
+expect "check --strict" 1 "$T" check --strict "$TMP/warn.sync"
+expect "check several files" 1 "$T" check "$TMP/clean.sync" "$TMP/error.sync"
+expect "check no file" 2 "$T" check
+expect "check bad option" 2 "$T" check --bogus "$TMP/clean.sync"
+expect "check bad format" 2 "$T" check --format xml "$TMP/clean.sync"
+expect "check missing file" 1 "$T" check "$TMP/nope.sync"
+contains "check missing file" "$TMP/err" "cannot read"
+expect "check json" 1 "$T" check --format json "$TMP/error.sync" "$TMP/warn.sync"
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==3 and d[0]["line"]==5 and d[0]["column"]==11 and d[0]["severity"]=="error"' "$TMP/out" 2>"$TMP/py"; then ok; else bad "check json is valid and complete"; cat "$TMP/out" "$TMP/py"; fi
+expect "check json clean" 0 "$T" check --format=json "$TMP/clean.sync"
+contains "check json clean" "$TMP/out" "[]"
+NO_COLOR=1 "$T" check "$TMP/error.sync" 2>"$TMP/err"
+if grep -q "$(printf '\033')" "$TMP/err"; then bad "NO_COLOR output has escapes"; else ok; fi
+expect "check --tree" 0 "$T" check --tree "$TMP/clean.sync"
+contains "check --tree" "$TMP/out" '(field "Email" :email side=0)'
+expect "check --stdlib elsewhere" 1 "$T" check --stdlib "$TMP/none" "$TMP/clean.sync"
+contains "check --stdlib elsewhere" "$TMP/err" "unknown module 'salesforce'"
+TANDEM_STDLIB="$TMP/none" "$T" check "$TMP/clean.sync" 2>"$TMP/err" && bad "TANDEM_STDLIB ignored" || ok
+
+# modules next to the rule file
+mkdir -p "$TMP/proj"
+cat >"$TMP/proj/shop.sync" <<'EOF'
+system shop {
+    kind marketing
+    object buyer {
+        key id
+        has tags
+        id: id readonly
+        email: email required
+    }
+}
+EOF
+cat >"$TMP/proj/rules.sync" <<'EOF'
+use salesforce, shop
+source sf = salesforce { instance = env("I"); auth = oauth2(client_id = env("C"), refresh_token = secret("R")) }
+source sh = shop {}
+sync buyers: sf.Contact -> sh.buyer {
+    match Email = email
+    map Email -> email
+}
+EOF
+expect "local module" 0 "$T" check "$TMP/proj/rules.sync"
+printf 'sync x: a.B <-> c.D {\n}\n' >>"$TMP/proj/shop.sync"
+expect "module with a sync" 1 "$T" check "$TMP/proj/rules.sync"
+contains "module with a sync" "$TMP/err" "shop.sync:10:1: error: 'sync' belongs in a rule file, not in module 'shop'"
+
+# fmt
+printf 'paused;schedule every 4h\n' >"$TMP/ugly.sync"
+expect "fmt prints" 0 "$T" fmt "$TMP/ugly.sync"
+if [ "$(cat "$TMP/out")" = "$(printf 'paused\nschedule every 4h')" ]; then ok; else bad "fmt output"; cat "$TMP/out"; fi
+expect "fmt --check differs" 1 "$T" fmt --check "$TMP/ugly.sync"
+contains "fmt --check names the file" "$TMP/out" "ugly.sync"
+expect "fmt --check clean" 0 "$T" fmt --check rules/activecampaign-salesforce.sync
+chmod 640 "$TMP/ugly.sync"
+expect "fmt --write" 0 "$T" fmt --write "$TMP/ugly.sync"
+expect "fmt --write result" 0 "$T" fmt --check "$TMP/ugly.sync"
+if [ "$(stat -c %a "$TMP/ugly.sync")" = 640 ]; then ok; else bad "fmt --write keeps the file mode"; fi
+expect "fmt --check --write" 2 "$T" fmt --check --write "$TMP/ugly.sync"
+printf 'sync x: {\n' >"$TMP/broken.sync"
+expect "fmt syntax error" 1 "$T" fmt "$TMP/broken.sync"
+contains "fmt syntax error" "$TMP/err" "broken.sync:1:9: error:"
+cp "$TMP/broken.sync" "$TMP/broken2.sync"
+expect "fmt --write leaves a broken file" 1 "$T" fmt --write "$TMP/broken2.sync"
+if cmp -s "$TMP/broken.sync" "$TMP/broken2.sync"; then ok; else bad "fmt --write changed a broken file"; fi
+
+# install: the binary finds its stdlib relative to itself
+if make -s install BUILD="$BUILD" PREFIX=/opt/tandem DESTDIR="$TMP/root" >"$TMP/out" 2>&1; then
+    ok
+    expect "installed binary checks a rule file" 0 "$TMP/root/opt/tandem/bin/tandem" check rules/activecampaign-salesforce.sync
+    if [ -f "$TMP/root/opt/tandem/share/man/man1/tandem.1" ]; then ok; else bad "man page installed"; fi
+else
+    bad "make install"; cat "$TMP/out"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

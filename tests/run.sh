@@ -1,0 +1,49 @@
+#!/bin/sh
+# run.sh - runs every test suite and ends with the total "N passed, N failed".
+# usage: tests/run.sh BUILD_DIR
+set -u
+BUILD=${1:-build}
+total_pass=0
+total_fail=0
+status=0
+
+suite() { # NAME CMD...
+    name=$1
+    shift
+    echo "== $name"
+    out=$("$@" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | grep -v '^ok' | tail -n 200
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: no summary line (exit $rc)"
+        total_fail=$((total_fail + 1))
+        status=1
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed}
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    [ "$rc" -eq 0 ] || status=1
+}
+
+suite "unit" "$BUILD/unit-tests"
+suite "check, fmt and parse cases" "$BUILD/test-runner" --stdlib stdlib tests/check tests/fmt tests/parse
+suite "shipped files keep their meaning in fmt" "$BUILD/test-runner" --stdlib stdlib --shipped rules stdlib
+suite "shipped rule files check clean" sh -c '
+    p=0; f=0
+    for r in rules/*.sync; do
+        if "$0/tandem" check --strict "$r"; then p=$((p+1)); else f=$((f+1)); echo "FAIL $r"; fi
+    done
+    if "$0/tandem" fmt --check rules/*.sync stdlib/*.sync; then p=$((p+1)); else f=$((f+1)); echo "FAIL fmt --check"; fi
+    echo "$p passed, $f failed"; [ $f -eq 0 ]' "$BUILD"
+suite "command line" sh tests/cli.sh "$BUILD"
+if [ -x "$BUILD/fuzz-front" ]; then
+    suite "fuzz (short run)" sh tests/fuzz/short.sh "$BUILD"
+fi
+
+echo
+echo "$total_pass passed, $total_fail failed"
+[ "$status" -eq 0 ] && [ "$total_fail" -eq 0 ]

@@ -1,0 +1,10 @@
+/* main.c - runs every C unit test group. */
+#include "unit.h"
+
+int unit_passed, unit_failed;
+
+int main(void) {
+    test_front();
+    printf("%d passed, %d failed\n", unit_passed, unit_failed);
+    return unit_failed ? 1 : 0;
+}

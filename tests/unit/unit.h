@@ -1,0 +1,26 @@
+/* unit.h - a minimal harness for the C unit tests: CHECK records a pass or
+ * a failure with its place; main() prints "N passed, N failed". */
+#ifndef TD_UNIT_TEST_H
+#define TD_UNIT_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int unit_passed, unit_failed;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (cond) unit_passed++;                                                 \
+        else { unit_failed++; printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                          \
+    do {                                                                         \
+        const char *a_ = (a), *b_ = (b);                                         \
+        if (a_ && b_ && strcmp(a_, b_) == 0) unit_passed++;                      \
+        else { unit_failed++; printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
+    } while (0)
+
+void test_front(void);
+
+#endif
