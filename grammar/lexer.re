@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lex.h"
+#include "value.h"
 
 /* Pseudo-codes the raw scanner returns besides TK_* (lemon codes are > 0). */
 enum { RAW_EOF = 0, RAW_NEWLINE = -1, RAW_COMMENT = -2, RAW_STRAY = -3,
@@ -255,12 +256,10 @@ static void check_datetime(Diags *d, int file, const unsigned char *base, const 
         diag_error(d, loc, "invalid date '%.10s'", p);
         return;
     }
-    if (code == TK_DATETIME) {
-        int h = num2(p + 11), mi = num2(p + 14), se = 0;
-        if (len >= 19 && p[16] == ':') se = num2(p + 17);
-        if (h > 23 || mi > 59 || se > 59)
-            diag_error(d, loc, "invalid time in '%.*s'", (int)len, p);
-    }
+    int64_t ms;
+    if (code == TK_DATETIME && parse_datetime((const char *)p, len, &ms) != 0)
+        diag_error(d, loc, "invalid date-time '%.*s' (hours 00-23, minutes and seconds 00-59, zone Z or +HH:MM up to 14:00)",
+                   (int)len, p);
 }
 
 /* Tokens after which a newline does not end the statement. */
@@ -271,6 +270,7 @@ static int continues(int code) {
     case TK_COLON: case TK_EQ: case TK_EQEQ: case TK_NE: case TK_LT: case TK_LE:
     case TK_GT: case TK_GE: case TK_PLUS: case TK_MINUS: case TK_STAR: case TK_SLASH:
     case TK_BOTH: case TK_RARROW: case TK_LARROW: case TK_AND: case TK_OR: case TK_NOT:
+    case TK_IN: case TK_IS: case TK_CONTAINS: case TK_STARTS: case TK_ENDS: case TK_WITH:
         return 1;
     default:
         return 0;

@@ -127,6 +127,14 @@ static void dump(const Node *n, Buf *out, int flags, int depth) {
     if (flags & DUMP_CHECKED) {
         if (n->ty.k != TY_UNKNOWN) { buf_puts(out, " :"); buf_puts(out, type_str(&n->ty)); }
         if (n->side >= 0) buf_printf(out, " side=%d", n->side);
+        if (n->kind == NODE_MAP && n->sym) {
+            /* flags from the checker: flow bits, policy into each side, default */
+            static const char *const pol[] = {"-", "always", "if-blank", "never"};
+            int fl = n->flags;
+            buf_printf(out, " flow=%s into-left=%s into-right=%s%s",
+                       (fl & 3) == 3 ? "both" : (fl & 3) == 1 ? "right" : (fl & 3) == 2 ? "left" : "none",
+                       pol[(fl >> 2) & 3], pol[(fl >> 4) & 3], (fl >> 6) & 1 ? " default" : "");
+        }
     }
     const Node *kids[3] = {n->a, n->b, n->c};
     int any = n->list != NULL;

@@ -100,6 +100,7 @@ struct Node {
     Node *a, *b, *c;   /* children per kind */
     Node *list;        /* first element of the node's list */
     Node *next;        /* next sibling in a list */
+    int depth;         /* expression nesting (parser), bounded so checking never overflows the stack */
 
     /* Filled in by the checker. */
     Type ty;           /* type of an expression, or of a declared field */
@@ -119,6 +120,7 @@ Node *ast_clone(Arena *a, const Node *n);
 Loc loc_join(Loc a, Loc b);
 
 enum { DUMP_CHECKED = 1 };
+enum { AST_MAX_DEPTH = 1000 };  /* deepest expression the parser accepts */
 /* S-expression dump without positions; DUMP_CHECKED adds types and
  * resolutions.  Used by tests and by `tandem check --tree`. */
 void ast_dump(const Node *n, Buf *out, int flags);

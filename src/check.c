@@ -19,6 +19,7 @@
 #include "builtins.h"
 #include "lex.h"
 #include "util.h"
+#include "value.h"
 
 typedef struct Ck {
     Unit *u;
@@ -142,6 +143,29 @@ static int lit_fits(TypeKind k, const Node *lit) {
     case TK_STRING: return type_is_text(k) && k != TY_ID && k != TY_REFERENCE;
     case TK_NUMBER: return type_is_numeric(k);
     case TK_TRUE: case TK_FALSE: case TK_ON: case TK_OFF: return k == TY_BOOLEAN;
+    default: return 0;
+    }
+}
+
+/* May this value be written into a field of type dst?  Constants get a
+ * closer look than their types: 5 fits an integer, "https://x" a url. */
+static int value_fits(TypeKind dst, const Node *v, TypeKind vt) {
+    if (type_assignable(dst, vt)) return 1;
+    const Node *lit = v;
+    int neg = 0;
+    if (v->kind == NODE_UNARY && v->op == TK_MINUS && v->a->kind == NODE_LIT) { lit = v->a; neg = 1; }
+    if (lit->kind != NODE_LIT) return 0;
+    if (lit->op == TK_NUMBER) return dst == TY_INTEGER && lit->num == floor(lit->num);
+    if (lit->op != TK_STRING || neg) return 0;
+    const char *s = lit->str;
+    switch (dst) {
+    case TY_URL: return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+    case TY_EMAIL: return strchr(s, '@') != NULL && !strchr(s, ' ');
+    case TY_PHONE:
+        for (const char *p = s; *p; p++)
+            if (!isdigit((unsigned char)*p) && !strchr(" +-().", *p)) return 0;
+        return *s != 0;
+    case TY_MULTIPICKLIST: return 1;
     default: return 0;
     }
 }
@@ -312,6 +336,7 @@ static void declare_system(Ck *ck, Node *decl) {
     System *s = arena_alloc(ck->a, sizeof *s);
     s->name = decl->name;
     s->decl = decl;
+    s->module = ck->mod;
     decl->sym = s;
     symtab_init(&s->objtab, ck->a);
     symtab_init(&s->settab, ck->a);
@@ -385,10 +410,22 @@ static void declare_system(Ck *ck, Node *decl) {
 
 /* ---------------------------------------------------------- value maps */
 
+/* A date or date-time literal as milliseconds UTC; 0 if it is not one. */
+static int lit_instant(const Node *n, int64_t *ms) {
+    if (n->op != TK_DATE && n->op != TK_DATETIME) return 0;
+    return parse_datetime(n->str, strlen(n->str), ms) == 0;
+}
+
+static int lit_is_bool(const Node *n) {
+    return n->op == TK_TRUE || n->op == TK_FALSE || n->op == TK_ON || n->op == TK_OFF;
+}
+
 static int lit_equal(const Node *x, const Node *y) {
     if (!x || !y) return 0;
-    int tx = x->op == TK_ON ? TK_TRUE : x->op == TK_OFF ? TK_FALSE : x->op;
-    int ty = y->op == TK_ON ? TK_TRUE : y->op == TK_OFF ? TK_FALSE : y->op;
+    int64_t a, b;
+    if (lit_instant(x, &a) && lit_instant(y, &b)) return a == b;
+    if (lit_is_bool(x) && lit_is_bool(y)) return (x->num != 0) == (y->num != 0);
+    int tx = x->op, ty = y->op;
     if (tx != ty) return 0;
     if (tx == TK_NUMBER) return x->num == y->num;
     if (tx == TK_TRUE || tx == TK_FALSE || tx == TK_NULL) return 1;
@@ -456,6 +493,7 @@ static ValueMap *build_values(Ck *ck, const char *name, Node *decl) {
         }
     }
     if (npairs == 0) err(ck, decl->loc, "a value map needs at least one \"from\" = \"to\" pair");
+    vm->has_else = els != NULL;
     return vm;
 }
 
@@ -466,6 +504,9 @@ static void declare_values(Ck *ck, Node *decl) {
         note(ck, prev->decl->nloc, "first declared here");
         return;
     }
+    if (conversion_lookup(decl->name) >= 0)
+        err(ck, decl->nloc, "'%s' is the name of a conversion, so 'as %s' could never mean this value map; rename it",
+            decl->name, decl->name);
     ValueMap *vm = build_values(ck, decl->name, decl);
     decl->sym = vm;
     symtab_put(&ck->m->valtab, decl->name, vm);
@@ -486,7 +527,9 @@ static int side_named(const Scope *sc, const char *name) {
     return -1;
 }
 
-static const char *side_name(const Scope *sc, int i) { return sc->qual[i] ? sc->qual[i] : sc->qual2[i]; }
+static const char *side_name(const Scope *sc, int i) {
+    return sc->qual[i] ? sc->qual[i] : sc->qual2[i] ? sc->qual2[i] : "?";
+}
 
 static void bad_side(Ck *ck, const Scope *sc, Loc loc, const char *name) {
     Suggest sg;
@@ -896,10 +939,9 @@ static int atom_of(Node *n, Atom *out) {
 /* Compares two constants of one kind: <0, 0, >0; 2 when not comparable. */
 static int lit_cmp(const Node *a, const Node *b) {
     if (a->op == TK_NUMBER && b->op == TK_NUMBER) return (a->num > b->num) - (a->num < b->num);
-    if ((a->op == TK_DATE || a->op == TK_DATETIME) && (b->op == TK_DATE || b->op == TK_DATETIME)) {
-        int c = strcmp(a->str, b->str);
-        return (c > 0) - (c < 0);
-    }
+    int64_t x, y;
+    if (lit_instant(a, &x) && lit_instant(b, &y)) return (x > y) - (x < y);
+    if (lit_is_bool(a) && lit_is_bool(b)) return (a->num != 0) - (b->num != 0);
     if (a->op == TK_STRING && b->op == TK_STRING) {
         int c = strcmp(a->str, b->str);
         return (c > 0) - (c < 0);
@@ -1009,7 +1051,31 @@ static void collect_conjuncts(Node *n, Node ***v, int *nv, int *cap, Ck *ck) {
     VPUSH(ck, *v, *nv, *cap, n);
 }
 
-/* Reports conjunctions that can never hold, like x == "a" and x == "b". */
+static int is_tag_kind(int kind) { return kind == AT_TAGGED || kind == AT_UNTAGGED; }
+
+/* Atoms about the same field (or tag) sort next to each other; within a
+ * group, source order. */
+static int same_subject(const Atom *a, const Atom *b) {
+    if (is_tag_kind(a->kind) != is_tag_kind(b->kind) || a->side != b->side) return 0;
+    return is_tag_kind(a->kind) ? strcmp(a->key, b->key) == 0 : a->key == b->key;
+}
+
+static int cmp_atom(const void *x, const void *y) {
+    const Atom *a = x, *b = y;
+    int ta = is_tag_kind(a->kind), tb = is_tag_kind(b->kind);
+    if (ta != tb) return ta - tb;
+    if (ta) {
+        int c = strcmp(a->key, b->key);
+        if (c) return c;
+    } else if (a->key != b->key) {
+        return (uintptr_t)a->key < (uintptr_t)b->key ? -1 : 1;
+    }
+    if (a->side != b->side) return a->side - b->side;
+    return (a->node->loc.off > b->node->loc.off) - (a->node->loc.off < b->node->loc.off);
+}
+
+/* Reports conjunctions that can never hold, like x == "a" and x == "b".
+ * Only atoms about one field can clash, so they are grouped first. */
 static void check_never(Ck *ck, Node *cond) {
     Node **v = NULL;
     int n = 0, cap = 0;
@@ -1017,17 +1083,31 @@ static void check_never(Ck *ck, Node *cond) {
     Atom *at = arena_alloc(ck->a, (size_t)(n ? n : 1) * sizeof *at);
     int na = 0;
     for (int i = 0; i < n; i++) if (atom_of(v[i], &at[na])) na++;
-    for (int j = 1; j < na; j++) {
-        for (int i = 0; i < j; i++) {
-            const char *fname = at[i].kind == AT_TAGGED || at[i].kind == AT_UNTAGGED ? "" :
-                                ((const Field *)at[i].key)->name;
-            const char *why = clash(ck, &at[i], &at[j], fname);
-            if (why) {
-                err(ck, at[j].node->loc, "criteria can never match: %s", why);
-                note(ck, at[i].node->loc, "the other condition");
-                return;
+    qsort(at, (size_t)na, sizeof *at, cmp_atom);
+    const Atom *bi = NULL, *bj = NULL;
+    const char *bwhy = NULL;
+    for (int g = 0; g < na;) {
+        int e = g + 1;
+        while (e < na && same_subject(&at[g], &at[e])) e++;
+        for (int j = g + 1; j < e; j++) {
+            for (int i = g; i < j; i++) {
+                const char *fname = is_tag_kind(at[i].kind) ? "" : ((const Field *)at[i].key)->name;
+                const char *why = clash(ck, &at[i], &at[j], fname);
+                if (!why) continue;
+                if (!bj || at[j].node->loc.off < bj->node->loc.off) {
+                    bi = &at[i];
+                    bj = &at[j];
+                    bwhy = why;
+                }
+                break;
             }
         }
+        g = e;
+    }
+    if (bj) {
+        err(ck, bj->node->loc, "criteria can never match: %s", bwhy);
+        note(ck, bi->node->loc, "the other condition");
+        return;
     }
     /* Nested blocks and alternatives get their own look. */
     for (int i = 0; i < n; i++) {
@@ -1070,6 +1150,16 @@ static int looks_secret(const char *s) {
         else if (*p != '-' && *p != '_' && *p != '.' && *p != '=' && *p != '+' && *p != '/') return 0;
     }
     return digits >= 4 && alpha >= 4;
+}
+
+/* Did the file being checked name this module in a `use`? */
+static int uses_directly(Ck *ck, const char *module) {
+    for (Node *s = ck->mod->root->list; s; s = s->next) {
+        if (s->kind != NODE_USE) continue;
+        for (Node *n = s->list; n; n = n->next)
+            if (strcmp(n->name, module) == 0) return 1;
+    }
+    return 0;
 }
 
 static void literal_credential(Ck *ck, Node *v, const char *what) {
@@ -1130,6 +1220,9 @@ static void check_source(Ck *ck, Node *decl) {
         return;
     }
     s->sys = sys;
+    if (!sys->module->is_main && !uses_directly(ck, sys->module->name))
+        err(ck, decl->a->loc, "system '%s' is declared in module '%s', which this file does not use (add 'use %s')",
+            sys->name, sys->module->name, sys->module->name);
     Scope sc;
     memset(&sc, 0, sizeof sc);
     sc.only = -1;
@@ -1165,13 +1258,10 @@ static void check_source(Ck *ck, Node *decl) {
             if (is_env_call(v)) break;
             if (v->kind == NODE_LIT && v->op == TK_STRING && looks_secret(v->str))
                 warn(ck, v->loc, "this looks like a key or token; keep secrets out of rule files with secret(\"...\")");
-            if (!type_assignable(def->ty.k, t.k) &&
-                !(def->ty.k == TY_URL && t.k == TY_TEXT) &&
-                !(t.k == TY_TEXT && def->ty.k == TY_PICKLIST))
-                err(ck, v->loc, "setting '%s' is %s, not %s", st->name, tyname(ck, def->ty), tyname(ck, t));
-            if (def->ty.k == TY_URL && v->kind == NODE_LIT && v->op == TK_STRING &&
-                strncmp(v->str, "https://", 8) != 0 && strncmp(v->str, "http://", 7) != 0)
+            if (def->ty.k == TY_URL && v->kind == NODE_LIT && v->op == TK_STRING && !value_fits(TY_URL, v, t.k))
                 err(ck, v->loc, "'%s' is not a URL (it starts with https://)", v->str);
+            else if (!value_fits(def->ty.k, v, t.k))
+                err(ck, v->loc, "setting '%s' is %s, not %s", st->name, tyname(ck, def->ty), tyname(ck, t));
             if (def->ty.values && v->kind == NODE_LIT && v->op == TK_STRING) {
                 int ok = 0;
                 Suggest sg;
@@ -1383,15 +1473,22 @@ static int check_write(Ck *ck, const Scope *sc, Node *map, Node *target, Node *s
                     tyname(ck, src), tyname(ck, dst->ty));
             return 0;
         }
-        const char *from_obj = src.k == TY_ID && source->sym ? ((Field *)source->sym)->obj->name : src.ref;
+        Field *sf = source->kind == NODE_FIELDREF ? source->sym : NULL;
+        const char *from_obj = src.k == TY_ID && sf ? sf->obj->name : src.ref;
+        System *from_sys = sf ? sf->obj->sys : NULL;
+        System *to_sys = dst->obj ? dst->obj->sys : NULL;
         int ok = 0;
         for (int i = 0; i < 2; i++) {
             Object *a = via->side[i].obj, *b = via->side[1 - i].obj;
-            if (a && b && from_obj && strcmp(a->name, from_obj) == 0 && dst->ty.ref && strcmp(b->name, dst->ty.ref) == 0) ok = 1;
+            if (a && b && from_obj && strcmp(a->name, from_obj) == 0 && dst->ty.ref && strcmp(b->name, dst->ty.ref) == 0 &&
+                (!from_sys || a->sys == from_sys) && (!to_sys || b->sys == to_sys))
+                ok = 1;
         }
         if (!ok && via->side[0].obj && via->side[1].obj && !reverse)
-            err(ck, conv->loc, "sync '%s' links %s and %s, not %s and %s", via->name, via->side[0].obj->name,
-                via->side[1].obj->name, from_obj ? from_obj : "?", dst->ty.ref ? dst->ty.ref : "?");
+            err(ck, conv->loc, "sync '%s' links %s.%s and %s.%s, not %s.%s and %s.%s", via->name,
+                via->side[0].obj->sys->name, via->side[0].obj->name, via->side[1].obj->sys->name, via->side[1].obj->name,
+                from_sys ? from_sys->name : "?", from_obj ? from_obj : "?", to_sys ? to_sys->name : "?",
+                dst->ty.ref ? dst->ty.ref : "?");
         return 0;
     }
     ValueMap *vm = NULL;
@@ -1418,6 +1515,11 @@ static int check_write(Ck *ck, const Scope *sc, Node *map, Node *target, Node *s
     if (vm) {
         ms->values = vm;
         TypeKind from = reverse ? vm->to : vm->from, to = reverse ? vm->from : vm->to;
+        if (reverse && vm->has_else) {
+            err(ck, conv->loc, "value map%s%s%s has an 'else', whose value has no single key to go back to; "
+                "write '->' and '<-' maps", vm->name ? " '" : "", vm->name ? vm->name : "", vm->name ? "'" : "");
+            return 0;
+        }
         if (reverse && !vm->injective) {
             err(ck, conv->loc, "value map%s%s%s is not one-to-one, so it cannot be read backwards; write '->' and '<-' maps",
                 vm->name ? " '" : "", vm->name ? vm->name : "", vm->name ? "'" : "");
@@ -1474,6 +1576,12 @@ static int check_write(Ck *ck, const Scope *sc, Node *map, Node *target, Node *s
     return cv + 1;
 }
 
+/* The checked tree shows what a map ended up doing (see ast_dump). */
+static void map_flags(Node *map) {
+    MapSem *ms = map->sym;
+    map->flags = ms->flow | ms->policy[0] << 2 | ms->policy[1] << 4 | ms->is_default << 6;
+}
+
 static int policy_of(int tok) { return tok == TK_ALWAYS ? POL_ALWAYS : tok == TK_NEVER ? POL_NEVER : POL_IF_BLANK; }
 
 /* Checks one map line against the scope's two objects.  sync_flow limits
@@ -1482,6 +1590,7 @@ static MapSem *check_map(Ck *ck, const Scope *sc, Node *map, int sync_flow, int 
     MapSem *ms = arena_alloc(ck->a, sizeof *ms);
     map->sym = ms;
     ms->is_default = is_default;
+    map->flags = 0; /* filled in at the end of check_map */
     ms->flow = flow_of_arrow(map->op);
     if (ms->flow & ~sync_flow) {
         if (is_default || ck->mute) {
@@ -1508,7 +1617,7 @@ static MapSem *check_map(Ck *ck, const Scope *sc, Node *map, int sync_flow, int 
     int seen[2] = {0, 0};
     for (Node *p = map->list; p; p = p->next) {
         if (in_account) {
-            err(ck, p->loc, "account mappings have no per-direction policy");
+            err(ck, p->loc, "account mappings take no policy: account fields always follow the account");
             continue;
         }
         if (!p->name) {
@@ -1552,6 +1661,7 @@ static MapSem *check_map(Ck *ck, const Scope *sc, Node *map, int sync_flow, int 
         int reverse = (flow_all == 3) && t == 0;
         ms->conv[t] = check_write(ck, sc, map, target, source, tys[1 - t], f, reverse, ms);
     }
+    map_flags(map);
     return ms;
 }
 
@@ -1608,6 +1718,7 @@ typedef struct SyncCk {
     int has_match;
     Node **accounts;
     int naccounts, capaccounts;
+    Node *track_status, *track_last;
 } SyncCk;
 
 static void add_after(Ck *ck, Sync *sy, Sync *dep) {
@@ -1635,17 +1746,26 @@ static void check_schedule(Ck *ck, Node *n) {
             "or 'daily at HH:MM'", s);
 }
 
+/* tab holds, per field of side t, the map that claims writing it.  An
+ * explicit map claims every direction it names, even with `never`, so it
+ * overrides a default there; two maps that both write a field clash. */
 static void record_write(Ck *ck, SyncCk *sk, Node *map, Field *f, int t, Symtab *tab) {
     MapSem *ms = map->sym;
     Node *prev = symtab_get(tab, f->name);
     if (!prev) { symtab_put(tab, f->name, map); return; }
     MapSem *pm = prev->sym;
     if (ms->is_default && !pm->is_default) {
-        ms->flow &= ~(t ? 1 : 2);   /* an explicit map overrides a default */
+        ms->flow &= ~(t ? 1 : 2);
         ms->policy[t] = POL_NONE;
+        map_flags(map);
         return;
     }
-    (void)sk;
+    if (ms->policy[t] == POL_NEVER) return;
+    if (pm->policy[t] == POL_NEVER) {
+        for (int k = 0; k < tab->n; k++)
+            if (tab->order[k].val == prev && strcmp(tab->order[k].key, f->name) == 0) tab->order[k].val = map;
+        return;
+    }
     err(ck, ms->is_default ? ms->use->loc : map->loc, "%s on %s is written by two maps from %s",
         f->name, f->obj->name, side_name(&sk->sc, 1 - t));
     note(ck, pm->is_default ? pm->use->loc : prev->loc, "first written here");
@@ -1655,7 +1775,8 @@ static void record_write(Ck *ck, SyncCk *sk, Node *map, Field *f, int t, Symtab 
 static void note_writes(Ck *ck, SyncCk *sk, Node *map, Symtab *tabs) {
     MapSem *ms = map->sym;
     for (int t = 0; t < 2; t++) {
-        if (!(ms->flow & (t ? 1 : 2)) || ms->policy[t] == POL_NEVER) continue;
+        if (!(ms->flow & (t ? 1 : 2))) continue;
+        if (ms->is_default && ms->policy[t] == POL_NEVER) continue;
         Node *target = t ? map->b : map->a;
         if (target->kind == NODE_FIELDREF && target->sym) record_write(ck, sk, map, target->sym, t, &tabs[t]);
     }
@@ -1676,8 +1797,8 @@ static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side
             if (!c0 && !c1) { err(ck, act->loc, "neither %s nor %s records carry tags", sc->obj[0]->name, sc->obj[1]->name); break; }
         }
         if (s >= 0 && !sc->obj[s]->has_tags) err(ck, act->loc, "%s records carry no tags", sc->obj[s]->name);
-        else if (s >= 0 && !flows_into(sy, s) && !(sy->flow & (s ? 2 : 1)))
-            err(ck, act->loc, "sync '%s' never writes %s", sy->name, side_name(sc, s));
+        else if (s >= 0 && !flows_into(sy, s))
+            err(ck, act->loc, "sync '%s' never writes %s (it flows %s)", sy->name, side_name(sc, s), flow_desc(ck, sc, sy->flow));
         if (!act->str[0]) err(ck, act->sloc, "a tag name cannot be empty");
         else if (isspace((unsigned char)act->str[0]) || isspace((unsigned char)act->str[strlen(act->str) - 1]))
             warn(ck, act->sloc, "tag \"%s\" starts or ends with a blank", act->str);
@@ -1691,8 +1812,13 @@ static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side
         Type vt = check_expr(ck, &any, act->b);
         act->side = act->a->side;
         if (!f) break;
+        if (act->side >= 0 && !flows_into(sy, act->side)) {
+            err(ck, act->loc, "sync '%s' never writes %s (it flows %s)", sy->name, side_name(sc, act->side),
+                flow_desc(ck, sc, sy->flow));
+            break;
+        }
         if (f->readonly) err(ck, act->a->loc, "%s on %s is read-only (set by %s)", f->name, f->obj->name, f->obj->sys->name);
-        else if (!type_assignable(f->ty.k, vt.k))
+        else if (!value_fits(f->ty.k, act->b, vt.k))
             err(ck, act->b->loc, "cannot set %s (%s) to %s (%s)", f->name, tyname(ck, f->ty), expr_desc(ck, act->b), tyname(ck, vt));
         break;
     }
@@ -1716,12 +1842,16 @@ static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side
         if (act->op == TK_REMOVE && !act->str && !sy->side[s].list)
             err(ck, act->loc, "which list? this sync is not on a list: write 'remove from list \"...\"'");
         if (act->str && !act->str[0]) err(ck, act->sloc, "a list name cannot be empty");
+        if (!flows_into(sy, s))
+            err(ck, act->loc, "sync '%s' never writes %s (it flows %s)", sy->name, side_name(sc, s), flow_desc(ck, sc, sy->flow));
         act->side = s;
         break;
     }
     case TK_START: {
         int s = sc->obj[0]->has_automations ? 0 : sc->obj[1]->has_automations ? 1 : -1;
         if (s < 0) err(ck, act->loc, "neither %s nor %s can start automations", sc->obj[0]->sys->name, sc->obj[1]->sys->name);
+        else if (!flows_into(sy, s))
+            err(ck, act->loc, "sync '%s' never writes %s (it flows %s)", sy->name, side_name(sc, s), flow_desc(ck, sc, sy->flow));
         if (!act->str[0]) err(ck, act->sloc, "an automation name cannot be empty");
         act->side = s;
         break;
@@ -1817,7 +1947,7 @@ static void check_new(Ck *ck, SyncCk *sk, Node *it) {
         Type vt = check_expr(ck, &from, as->b);
         if (!f) continue;
         if (f->readonly) err(ck, as->a->loc, "%s on %s is read-only (set by %s)", f->name, o->name, sys->name);
-        else if (!type_assignable(f->ty.k, vt.k))
+        else if (!value_fits(f->ty.k, as->b, vt.k))
             err(ck, as->b->loc, "cannot set %s (%s) to %s (%s)", f->name, tyname(ck, f->ty), expr_desc(ck, as->b), tyname(ck, vt));
         for (Node *p = it->list; p != as; p = p->next)
             if (p->a->sym == f) err(ck, as->a->loc, "%s is set twice", f->name);
@@ -1953,8 +2083,10 @@ static void expand_use(Ck *ck, SyncCk *sk, Node *it, Node ***defaults, int *nd, 
         else if (mp->obj[0] == sy->side[1].obj && mp->obj[1] == sy->side[0].obj) flipped = 1;
         else {
             if (mp->obj[0] && mp->obj[1])
-                err(ck, it->a->loc, "mapping '%s' maps %s and %s, not %s and %s", it->a->name, mp->obj[0]->name,
-                    mp->obj[1]->name, sy->side[0].obj->name, sy->side[1].obj->name);
+                err(ck, it->a->loc, "mapping '%s' maps %s.%s and %s.%s, not %s.%s and %s.%s", it->a->name,
+                    mp->obj[0]->sys->name, mp->obj[0]->name, mp->obj[1]->sys->name, mp->obj[1]->name,
+                    sy->side[0].obj->sys->name, sy->side[0].obj->name, sy->side[1].obj->sys->name,
+                    sy->side[1].obj->name);
             return;
         }
     }
@@ -2040,11 +2172,10 @@ static void check_required(Ck *ck, SyncCk *sk, Node *match) {
     }
 }
 
-static void check_sync(Ck *ck, Sync *sy) {
+/* The two sides of every sync are known before any sync is checked, since
+ * a map may translate ids through another sync ('via'). */
+static void resolve_sides(Ck *ck, Sync *sy) {
     Node *decl = sy->decl;
-    SyncCk sk;
-    memset(&sk, 0, sizeof sk);
-    sk.sy = sy;
     Node *eps[2] = {decl->a, decl->b};
     for (int i = 0; i < 2; i++) {
         Source *src = NULL;
@@ -2054,12 +2185,19 @@ static void check_sync(Ck *ck, Sync *sy) {
         sy->side[i].list = eps[i]->c ? eps[i]->c->str : NULL;
         if (eps[i]->c && !eps[i]->c->str[0]) err(ck, eps[i]->c->loc, "a list name cannot be empty");
     }
-    if (!sy->side[0].obj || !sy->side[1].obj) return;
-    if (sy->side[0].src == sy->side[1].src) {
-        err(ck, decl->b->nloc, "both sides of sync '%s' are source '%s'", sy->name, sy->side[0].src->name);
-        return;
-    }
     sy->flow = flow_of_arrow(decl->op);
+    if (sy->side[0].obj && sy->side[1].obj && sy->side[0].src == sy->side[1].src) {
+        err(ck, decl->b->nloc, "both sides of sync '%s' are source '%s'", sy->name, sy->side[0].src->name);
+        sy->side[1].obj = NULL;
+    }
+}
+
+static void check_sync(Ck *ck, Sync *sy) {
+    Node *decl = sy->decl;
+    SyncCk sk;
+    memset(&sk, 0, sizeof sk);
+    sk.sy = sy;
+    if (!sy->side[0].obj || !sy->side[1].obj) return;
     Scope *sc = &sk.sc;
     sc->only = -1;
     sc->sync = sy;
@@ -2081,6 +2219,8 @@ static void check_sync(Ck *ck, Sync *sy) {
                 continue;
             }
             sy->prefer_item = it;
+            if (sy->flow != 3)
+                warn(ck, it->loc, "'prefer' settles changes made on both sides; sync '%s' flows one way only", sy->name);
             if (it->op == TK_NEWEST) sy->prefer = 2;
             else {
                 int s = side_arg(ck, &sk, it->name, it->nloc);
@@ -2153,11 +2293,24 @@ static void check_sync(Ck *ck, Sync *sy) {
             }
             break;
         case NODE_ACCOUNT:
+            if (sk.naccounts) {
+                err(ck, it->loc, "a sync has one account block");
+                note(ck, sk.accounts[0]->loc, "first account block");
+                break;
+            }
             check_account(ck, &sk, it);
             break;
-        case NODE_TRACK:
+        case NODE_TRACK: {
+            Node **slot = it->op == TK_STATUS ? &sk.track_status : &sk.track_last;
+            if (*slot) {
+                err(ck, it->loc, "'track %s' is given twice", it->op == TK_STATUS ? "status" : "last sync");
+                note(ck, (*slot)->loc, "first given here");
+                break;
+            }
+            *slot = it;
             check_track(ck, &sk, it);
             break;
+        }
         case NODE_PAUSED:
             if (sy->paused) warn(ck, it->loc, "'paused' is given twice");
             sy->paused = 1;
@@ -2377,6 +2530,7 @@ int check_unit(Unit *u) {
                 if (s->kind == NODE_MAPPING) declare_mapping(&ck, s);
         }
     }
+    for (int i = 0; i < nsyncs; i++) resolve_sides(&ck, syncs[i]);
     for (int i = 0; i < nsyncs; i++) check_sync(&ck, syncs[i]);
     /* 'via' needs the other sync's links first. */
     for (int i = 0; i < nsyncs; i++)

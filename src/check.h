@@ -65,6 +65,7 @@ struct System {
     Symtab plantab;       /* plan name -> PLAN node */
     Object *list_object;  /* what src.list("X") selects: the object with lists */
     Node *decl;
+    Module *module;       /* where it is declared */
 };
 
 typedef struct Source {
@@ -81,6 +82,7 @@ typedef struct ValueMap {
     Node *decl;           /* VALUES or CONV node; pairs in ->list */
     TypeKind from, to;    /* literal types of keys and values */
     int injective;        /* no two keys give the same value */
+    int has_else;         /* an `else` value for keys not listed */
 } ValueMap;
 
 typedef struct Mapping {

@@ -156,7 +156,14 @@ static void render_one(Diags *d, const Diag *g, Buf *out, int flags) {
     }
     if (color) buf_printf(out, "%s%s:\033[0m ", level_color[g->level], level_name[g->level]);
     else buf_printf(out, "%s: ", level_name[g->level]);
-    buf_puts(out, g->msg);
+    /* A message quotes the user's text; control characters would break the
+     * one-line form or reach the terminal, so they are shown escaped. */
+    for (const unsigned char *m = (const unsigned char *)g->msg; *m; m++) {
+        if (*m == '\n') buf_puts(out, "\\n");
+        else if (*m == '\t') buf_puts(out, "\\t");
+        else if (*m < 0x20 || *m == 0x7f) buf_printf(out, "\\x%02x", *m);
+        else buf_putc(out, (char)*m);
+    }
     buf_putc(out, '\n');
     if (!f || (flags & RENDER_NO_SOURCE)) return;
 

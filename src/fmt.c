@@ -183,18 +183,20 @@ static Block open_block(F *f, int i) {
     int pp = i > 1 ? f->tok[i - 2].code : 0;
     b.list = p == TK_ALL || p == TK_ANY || p == TK_VALUES || (p == TK_ID && pp == TK_VALUES);
     int j = matching(f, i);
-    if (j == i + 1) { b.inline_ = 1; return b; } /* {} */
+    int commented = 0;
+    for (int k = f->ci; k < f->ncm && j < f->ntok && f->cm[k].off < f->tok[j].off; k++) commented = 1;
+    if (j == i + 1) { b.inline_ = !commented; return b; } /* {} */
     if (!b.list || j >= f->ntok) return b;
     int d = 0, width = (int)f->cur.n + f->cur_indent;
     for (int k = i; k <= j; k++) {
         int c = f->tok[k].code;
         if (c == TK_LBRACE) d++;
         if (c == TK_RBRACE) d--;
-        if (c == TK_SEMI && d == 1 && k != j - 1) return b;
+        /* A separator inside, at any depth, makes some list span lines. */
+        if (c == TK_SEMI && k + 1 <= j && f->tok[k + 1].code != TK_RBRACE) return b;
         width += (int)f->tok[k].len + 1;
     }
-    for (int k = f->ci; k < f->ncm && f->cm[k].off < f->tok[j].off; k++) return b;
-    b.inline_ = width <= WIDTH;
+    b.inline_ = !commented && width <= WIDTH;
     return b;
 }
 

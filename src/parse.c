@@ -108,6 +108,12 @@ Node *p_binary(ParseCtx *px, int op, Node *a, Node *b) {
     n->op = op;
     n->a = a;
     n->b = b;
+    n->depth = (a->depth > b->depth ? a->depth : b->depth) + 1;
+    if (n->depth > AST_MAX_DEPTH && !px->too_long) {
+        px->too_long = 1;
+        diag_error(px->diags, b->loc, "expression too long: more than %d operators in a row; "
+                   "split it (an all { } or any { } block takes one condition per line)", AST_MAX_DEPTH);
+    }
     return n;
 }
 
@@ -306,6 +312,7 @@ Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors) {
             diag_error(d, p_loc(&px, t), "nesting too deep: simplify this expression");
             break;
         }
+        if (px.too_long) break;
     }
     tdParserFree(p, free);
     if (nerrors) *nerrors = d->errors - before;

@@ -20,6 +20,7 @@ typedef struct ParseCtx {
     Node *root;         /* the FILE node once parsed */
     int syntax_errors;  /* syntax errors reported */
     int too_deep;       /* the parser stack overflowed */
+    int too_long;       /* an expression chain went past AST_MAX_DEPTH (reported) */
 } ParseCtx;
 
 /* Parses file `file` (already registered in d).  Returns the FILE node, or

@@ -137,6 +137,12 @@ static void set_main_dir(Unit *u, const char *path) {
 int unit_load_text(Unit *u, const char *name, const char *text, size_t len) {
     set_main_dir(u, name);
     Module *m = add_module(u, name, name, text, len, 1);
+    /* A rule file that names itself in `use` does not load itself again. */
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    size_t bl = strlen(base);
+    if (bl > 5 && strcmp(base + bl - 5, ".sync") == 0)
+        symtab_put(&u->modtab, arena_strndup(&u->arena, base, bl - 5), m);
     load_uses(u, m);
     return 0;
 }

@@ -129,6 +129,23 @@ printf 'sync x: a.B <-> c.D {\n}\n' >>"$TMP/proj/shop.sync"
 expect "module with a sync" 1 "$T" check "$TMP/proj/rules.sync"
 contains "module with a sync" "$TMP/err" "shop.sync:10:1: error: 'sync' belongs in a rule file, not in module 'shop'"
 
+# a file that uses itself loads once
+cat >"$TMP/proj/self.sync" <<'EOF'
+use salesforce, self
+EOF
+expect "a rule file using itself" 0 "$T" check "$TMP/proj/self.sync"
+
+# a very long chain of conditions is refused, not a crash
+{
+    printf '%s\n' "$HEAD" 'sync l: sf.Lead <-> ac.contact {' '    match Email = email' '    use defaults' '    prefer sf'
+    printf '    skip when Email is blank'
+    i=0
+    while [ $i -lt 1200 ]; do printf ' or Email is blank'; i=$((i + 1)); done
+    printf '\n}\n'
+} >"$TMP/long.sync"
+expect "a very long expression" 1 "$T" check "$TMP/long.sync"
+contains "a very long expression" "$TMP/err" "expression too long: more than 1000 operators in a row"
+
 # fmt
 printf 'paused;schedule every 4h\n' >"$TMP/ugly.sync"
 expect "fmt prints" 0 "$T" fmt "$TMP/ugly.sync"

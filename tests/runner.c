@@ -9,8 +9,9 @@
  *   <expected output>
  *
  * The directory decides what the output is: tests/check - the diagnostics
- * of `tandem check` (no colour); tests/fmt - the formatted file; tests/parse
- * - the syntax tree and any syntax errors.  Every fmt case is also formatted
+ * of `tandem check` (no colour); tests/tree - those and the checked tree;
+ * tests/fmt - the formatted file; tests/parse - the syntax tree and any
+ * syntax errors.  Every fmt case is also formatted
  * twice (idempotence) and its checked tree compared with the original's.
  *
  * usage: test-runner [--update] [--stdlib DIR] PATH...   (files or dirs)
@@ -190,6 +191,7 @@ static int fmt_promises(const char *file, const Case *c, const char *input, cons
 
 static char *actual_for(const char *kind, const char *input) {
     if (strcmp(kind, "check") == 0) return run_check(input, 0);
+    if (strcmp(kind, "tree") == 0) return run_check(input, 1);
     if (strcmp(kind, "parse") == 0) return run_parse(input);
     char *err = NULL;
     char *r = run_fmt(input, &err);
@@ -238,6 +240,7 @@ static int parse_cases(char *text, Case **out) {
 static const char *kind_of(const char *path) {
     if (strstr(path, "/fmt/") || strncmp(path, "fmt/", 4) == 0) return "fmt";
     if (strstr(path, "/parse/") || strncmp(path, "parse/", 6) == 0) return "parse";
+    if (strstr(path, "/tree/") || strncmp(path, "tree/", 5) == 0) return "tree";
     return "check";
 }
 

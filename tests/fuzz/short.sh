@@ -14,7 +14,7 @@ awk -v dir="$CORPUS" '
     /^### / { n++; out = sprintf("%s/case%04d.sync", dir, n); inside = 1; next }
     /^---$/ { inside = 0; next }
     inside  { print > out }
-' tests/check/*.test tests/fmt/*.test tests/parse/*.test
+' tests/check/*.test tests/tree/*.test tests/fmt/*.test tests/parse/*.test
 if "$BUILD/fuzz-front" -max_total_time="$SECONDS_" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
     -dict=tests/fuzz/sync.dict -print_final_stats=0 -artifact_prefix="$BUILD/" "$CORPUS" \
     >"$BUILD/fuzz-short.log" 2>&1; then
