@@ -73,6 +73,14 @@ static const char *dym(Ck *ck, const Suggest *s) {
 
 static const char *tyname(Ck *ck, Type t) { return arena_strdup(ck->a, type_str(&t)); }
 
+/* A name declared a second time: reported with the first; returns 1. */
+static int redeclared(Ck *ck, const char *what, Node *decl, const char *name, Node *first) {
+    if (!first) return 0;
+    err(ck, decl->nloc, "%s '%s' is already declared", what, name);
+    note(ck, first->nloc, "first declared here");
+    return 1;
+}
+
 /* ------------------------------------------------------------- schemas */
 
 /* What an expression may read: the objects of the two sides, named by
@@ -328,11 +336,7 @@ static const char *const limit_words[] = {"maps", "custom maps", "account maps",
 
 static void declare_system(Ck *ck, Node *decl) {
     System *prev = symtab_get(&ck->m->systab, decl->name);
-    if (prev) {
-        err(ck, decl->nloc, "system '%s' is already declared", decl->name);
-        note(ck, prev->decl->nloc, "first declared here");
-        return;
-    }
+    if (redeclared(ck, "system", decl, decl->name, prev ? prev->decl : NULL)) return;
     System *s = arena_alloc(ck->a, sizeof *s);
     s->name = decl->name;
     s->decl = decl;
@@ -499,11 +503,7 @@ static ValueMap *build_values(Ck *ck, const char *name, Node *decl) {
 
 static void declare_values(Ck *ck, Node *decl) {
     ValueMap *prev = symtab_get(&ck->m->valtab, decl->name);
-    if (prev) {
-        err(ck, decl->nloc, "value map '%s' is already declared", decl->name);
-        note(ck, prev->decl->nloc, "first declared here");
-        return;
-    }
+    if (redeclared(ck, "value map", decl, decl->name, prev ? prev->decl : NULL)) return;
     if (conversion_lookup(decl->name) >= 0)
         err(ck, decl->nloc, "'%s' is the name of a conversion, so 'as %s' could never mean this value map; rename it",
             decl->name, decl->name);
@@ -1195,11 +1195,7 @@ static void check_oauth2(Ck *ck, const Scope *sc, Node *call) {
 static void check_source(Ck *ck, Node *decl) {
     Model *m = ck->m;
     Source *prev = symtab_get(&m->srctab, decl->name);
-    if (prev) {
-        err(ck, decl->nloc, "source '%s' is already declared", decl->name);
-        note(ck, prev->decl->nloc, "first declared here");
-        return;
-    }
+    if (redeclared(ck, "source", decl, decl->name, prev ? prev->decl : NULL)) return;
     Source *s = arena_alloc(ck->a, sizeof *s);
     s->name = decl->name;
     s->decl = decl;
@@ -1674,11 +1670,7 @@ static void declare_mapping(Ck *ck, Node *decl) {
     mp->decl = decl;
     decl->sym = mp;
     Mapping *prev = symtab_get(&ck->m->maptab, mp->qname);
-    if (prev) {
-        err(ck, decl->nloc, "mapping '%s' is already declared", mp->qname);
-        note(ck, prev->decl->nloc, "first declared here");
-        return;
-    }
+    if (redeclared(ck, "mapping", decl, mp->qname, prev ? prev->decl : NULL)) return;
     symtab_put(&ck->m->maptab, mp->qname, mp);
     if (strcmp(mp->qname, mp->name) != 0) {
         Mapping *same = symtab_put(&ck->m->maptab, mp->name, mp);
@@ -2507,11 +2499,7 @@ int check_unit(Unit *u) {
         for (Node *s = main->root->list; s; s = s->next) {
             if (s->kind != NODE_SYNC) continue;
             Sync *prev = symtab_get(&m->synctab, s->name);
-            if (prev) {
-                err(&ck, s->nloc, "sync '%s' is already declared", s->name);
-                note(&ck, prev->decl->nloc, "first declared here");
-                continue;
-            }
+            if (redeclared(&ck, "sync", s, s->name, prev ? prev->decl : NULL)) continue;
             Sync *sy = arena_alloc(ck.a, sizeof *sy);
             sy->name = s->name;
             sy->decl = s;
