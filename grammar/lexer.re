@@ -262,8 +262,8 @@ static void check_datetime(Diags *d, int file, const unsigned char *base, const 
                    (int)len, p);
 }
 
-/* Tokens after which a newline does not end the statement. */
-static int continues(int code) {
+/* Tokens after which a newline does not end the statement (lex.h). */
+int lex_continues(int code) {
     switch (code) {
     case 0: case TK_SEMI:
     case TK_LBRACE: case TK_LPAREN: case TK_LBRACKET: case TK_COMMA: case TK_DOT:
@@ -330,7 +330,7 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
         uint32_t off = (uint32_t)(s.tok - s.base);
         uint32_t len = (uint32_t)(s.cur - s.tok);
         if (r == RAW_NEWLINE) {
-            if (depth == 0 && !continues(last)) {
+            if (depth == 0 && !lex_continues(last)) {
                 push(&o, TK_SEMI, off, 0);
                 last = TK_SEMI;
             }

@@ -261,6 +261,11 @@ int fmt_file(Diags *d, int file, Arena *a, Buf *out) {
         switch (t->code) {
         case TK_SEMI:
             if (top && top->inline_) break;
+            /* A statement ending in a word that usually continues one
+             * (`url = contains`, a name) keeps its ';': a bare line break
+             * there would join it with the next line. */
+            if (f.cur.n && lex_continues(f.prev) && i + 1 < f.ntok && f.tok[i + 1].code != TK_RBRACE)
+                buf_putc(&f.cur, ';');
             end_line(&f);
             f.stmt_open = 0;
             break;

@@ -46,5 +46,8 @@ const char *lex_token_name(int code);
 
 /* True for keyword tokens (which may also serve as identifiers). */
 int lex_is_keyword(int code);
+/* Tokens after which a newline does not end a statement: operators, open
+ * brackets, and words like 'contains' that may also be names. */
+int lex_continues(int code);
 
 #endif

@@ -305,9 +305,28 @@ Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors) {
     px.src = f->text;
     void *p = tdParserAlloc(malloc);
     if (!p) return NULL;
+    /* After a syntax error the grammar's error rules skip to the next ';'
+     * (end of line).  A bracketed group in the skipped text would end that
+     * early and its '}' would then close the wrong block, so the driver
+     * skips whole groups itself and feeds the parser only what is outside
+     * them: one error per broken statement, no cascade. */
+    int skipping = 0, depth = 0;
     for (int i = 0; i <= tl->ntok; i++) {
         Token t = tl->tok[i];
+        int opener = t.code == TK_LBRACE || t.code == TK_LPAREN || t.code == TK_LBRACKET;
+        int closer = t.code == TK_RBRACE || t.code == TK_RPAREN || t.code == TK_RBRACKET;
+        if (skipping && t.code != 0) {
+            if (opener) { depth++; continue; }
+            if (closer && depth > 0) { depth--; continue; }
+            if (depth > 0) continue;
+            if (t.code == TK_SEMI) skipping = 0;
+        }
+        int errs = px.syntax_errors;
         tdParser(p, t.code, t, &px);
+        if (px.syntax_errors > errs && t.code != TK_SEMI && t.code != 0) {
+            skipping = 1;
+            depth = opener;
+        }
         if (px.too_deep) {
             diag_error(d, p_loc(&px, t), "nesting too deep: simplify this expression");
             break;
