@@ -27,7 +27,20 @@ void arena_free(Arena *a) {
     a->total = 0;
 }
 
-void *arena_alloc(Arena *a, size_t n) {
+void arena_reset(Arena *a) {
+    ArenaBlock *b = a->head;
+    if (!b) return;
+    for (ArenaBlock *c = b->prev; c;) {
+        ArenaBlock *p = c->prev;
+        free(c);
+        c = p;
+    }
+    b->prev = NULL;
+    b->used = 0;
+    a->total = 0;
+}
+
+void *arena_raw(Arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
     ArenaBlock *b = a->head;
@@ -48,6 +61,11 @@ void *arena_alloc(Arena *a, size_t n) {
     void *p = b->data + b->used;
     b->used += n;
     a->total += n;
+    return p;
+}
+
+void *arena_alloc(Arena *a, size_t n) {
+    void *p = arena_raw(a, n);
     memset(p, 0, n);
     return p;
 }

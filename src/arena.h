@@ -21,6 +21,11 @@ void arena_init(Arena *a);
 void arena_free(Arena *a);
 /* Zeroed memory aligned for any object; aborts only if malloc fails. */
 void *arena_alloc(Arena *a, size_t n);
+/* The same, not zeroed: for text that is written over at once. */
+void *arena_raw(Arena *a, size_t n);
+/* Forgets everything allocated but keeps the newest block for reuse, so an
+ * arena reset per record allocates nothing once it has grown. */
+void arena_reset(Arena *a);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_strdup(Arena *a, const char *s);
 /* printf into the arena. */

@@ -1788,9 +1788,8 @@ static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side
             s = c0 ? 0 : c1 ? 1 : -1;
             if (!c0 && !c1) { err(ck, act->loc, "neither %s nor %s records carry tags", sc->obj[0]->name, sc->obj[1]->name); break; }
         }
+        /* Tags mark sync state (B15), so a sync may tag a side it only reads. */
         if (s >= 0 && !sc->obj[s]->has_tags) err(ck, act->loc, "%s records carry no tags", sc->obj[s]->name);
-        else if (s >= 0 && !flows_into(sy, s))
-            err(ck, act->loc, "sync '%s' never writes %s (it flows %s)", sy->name, side_name(sc, s), flow_desc(ck, sc, sy->flow));
         if (!act->str[0]) err(ck, act->sloc, "a tag name cannot be empty");
         else if (isspace((unsigned char)act->str[0]) || isspace((unsigned char)act->str[strlen(act->str) - 1]))
             warn(ck, act->sloc, "tag \"%s\" starts or ends with a blank", act->str);

@@ -92,8 +92,6 @@ typedef struct Mapping {
     Object *obj[2];       /* the two objects it maps */
 } Mapping;
 
-/* Policies for one direction of a map. */
-enum { POL_NONE = 0, POL_ALWAYS, POL_IF_BLANK, POL_NEVER };
 
 typedef struct MapSem {
     Field *field[2];      /* the field on each side, NULL where that side is an expression */

@@ -10,12 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bytecode.h"
 #include "check.h"
+#include "compile.h"
+#include "eval.h"
 #include "fmt.h"
 #include "unit.h"
 #include "util.h"
+#include "value.h"
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -37,6 +42,9 @@ static const char usage_main[] =
     "commands:\n"
     "  check    check rule files and report every problem\n"
     "  fmt      print rule files in the canonical layout\n"
+    "  build    compile a rule file into a program file (.tbc)\n"
+    "  explain  show the bytecode of a rule file or program\n"
+    "  eval     run one sync's rules on records given by hand\n"
     "  help     show help for a command\n"
     "\n"
     "options for every command:\n"
@@ -72,6 +80,48 @@ static const char usage_fmt[] =
     "\n"
     "exit status: 0 done, 1 a file has syntax errors or (--check) differs, 2 usage\n";
 
+static const char usage_build[] =
+    "usage: tandem build FILE [-o PROGRAM]\n"
+    "\n"
+    "Checks and compiles a rule file into a program file, by default FILE with\n"
+    "the extension .tbc.  explain and eval take a program file wherever they\n"
+    "take a rule file.\n"
+    "\n"
+    "exit status: 0 built, 1 errors, 2 usage\n";
+
+static const char usage_explain[] =
+    "usage: tandem explain [--json] [--no-lines] FILE\n"
+    "       tandem explain --opcodes\n"
+    "\n"
+    "Prints the bytecode of each sync of a rule file (or program file), entry\n"
+    "point by entry point: address, opcode, operands, synopsis and the rule's\n"
+    "source line, like SQLite's EXPLAIN.\n"
+    "\n"
+    "  --json       the same as JSON, for tools\n"
+    "  --no-lines   leave the source lines out (to compare two layouts of a file)\n"
+    "  --opcodes    print the instruction reference (docs/opcodes.md)\n";
+
+static const char usage_eval[] =
+    "usage: tandem eval FILE [--sync NAME] --record SIDE=JSON [--record SIDE=JSON]\n"
+    "                        [--base JSON] [--event EVENT] [--now DATETIME]\n"
+    "\n"
+    "Runs one sync's rules on one or two records and prints what would happen,\n"
+    "with the rule behind each action: the smallest dry run.  FILE is a rule\n"
+    "file or a program file.\n"
+    "\n"
+    "  --sync NAME        the sync (needed when the file has several)\n"
+    "  --record SIDE=JSON a record of the side named by its source (or left,\n"
+    "                     right), as a JSON object of field names; @FILE reads it\n"
+    "                     from a file.  One record: what creating it on the other\n"
+    "                     side does.  Two: what updating the pair does.\n"
+    "  --base JSON        the values of the last sync, {\"SIDE\": {\"Field\": value}};\n"
+    "                     without it the pair has never synced\n"
+    "  --event EVENT      run the handlers of 'create in X', 'update in X',\n"
+    "                     'delete in X', 'convert' or 'remove from list'\n"
+    "  --now DATETIME     the time of the run (default: now)\n"
+    "\n"
+    "exit status: 0 done, 1 errors (in the rules or a record), 2 usage\n";
+
 static int want_color(FILE *f) {
     const char *nc = getenv("NO_COLOR");
     if (nc && *nc) return 0;
@@ -106,9 +156,23 @@ static const char *find_stdlib(char *buf, size_t n) {
     return TD_STDLIB_DIR;
 }
 
+/* The stdlib as a path relative to the working directory when it lies
+ * inside it, so messages and explain read stdlib/salesforce.sync. */
+static const char *shorten(const char *dir, char *buf, size_t n) {
+    char real[PATH_MAX], cwd[PATH_MAX];
+    if (!realpath(dir, real) || !getcwd(cwd, sizeof cwd)) return dir;
+    size_t cl = strlen(cwd);
+    if (strncmp(real, cwd, cl) == 0 && real[cl] == '/') {
+        snprintf(buf, n, "%s", real + cl + 1);
+        return buf;
+    }
+    snprintf(buf, n, "%s", real);
+    return buf;
+}
+
 static Unit *load(const char *path) {
-    char buf[PATH_MAX + 64];
-    const char *dirs[2] = {find_stdlib(buf, sizeof buf), NULL};
+    char buf[PATH_MAX + 64], shortbuf[PATH_MAX + 64];
+    const char *dirs[2] = {shorten(find_stdlib(buf, sizeof buf), shortbuf, sizeof shortbuf), NULL};
     Unit *u = unit_new(dirs);
     if (!u) { fputs("tandem: out of memory\n", stderr); exit(EXIT_PROBLEMS); }
     unit_load_file(u, path);
@@ -299,10 +363,191 @@ static int cmd_fmt(int argc, char **argv) {
     return rc;
 }
 
+/* A rule file compiled, or a program file loaded: whichever the file is. */
+static Program *load_program(const char *path) {
+    size_t len;
+    char *data = read_file(path, &len);
+    if (!data) {
+        fprintf(stderr, "tandem: cannot read '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    Program *p = NULL;
+    if (len >= 6 && memcmp(data, "TNDMBC", 6) == 0) {
+        Buf err;
+        buf_init(&err);
+        p = program_load((const unsigned char *)data, len, &err);
+        if (!p) fprintf(stderr, "tandem: %s: %s\n", path, buf_str(&err));
+        buf_free(&err);
+        free(data);
+        return p;
+    }
+    free(data);
+    Unit *u = load(path);
+    check_unit(u);
+    if (!u->diags.errors) p = compile_unit(u);
+    if (u->diags.errors || u->diags.warnings) print_diags(u);
+    unit_free(u);
+    return p;
+}
+
+static int cmd_build(int argc, char **argv) {
+    const char *file = NULL, *out = NULL;
+    int rc = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_build, &rc);
+        if (c == 2) return rc;
+        if (c == 1) continue;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (i + 1 >= argc) return usage_error(usage_build, "%s needs a file name", a);
+            out = argv[++i];
+        } else if (a[0] == '-' && a[1]) return usage_error(usage_build, "unknown option '%s'", a);
+        else if (file) return usage_error(usage_build, "%s", "one rule file at a time");
+        else file = a;
+    }
+    if (!file) return usage_error(usage_build, "%s", "no rule file given");
+    Program *p = load_program(file);
+    if (!p) return EXIT_PROBLEMS;
+    char *def = NULL;
+    if (!out) {
+        size_t n = strlen(file);
+        def = malloc(n + 5);
+        if (!def) { program_free(p); return EXIT_PROBLEMS; }
+        memcpy(def, file, n + 1);
+        if (n > 5 && !strcmp(def + n - 5, ".sync")) def[n - 5] = 0;
+        strcat(def, ".tbc");
+        out = def;
+    }
+    Buf b;
+    buf_init(&b);
+    program_save(p, &b);
+    FILE *f = fopen(out, "wb");
+    int ok = f && fwrite(buf_str(&b), 1, b.n, f) == b.n;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) {
+        fprintf(stderr, "tandem: cannot write '%s': %s\n", out, strerror(errno));
+        rc = EXIT_PROBLEMS;
+    }
+    buf_free(&b);
+    free(def);
+    program_free(p);
+    return rc;
+}
+
+static int cmd_explain(int argc, char **argv) {
+    int json = 0, lines = 1, ops = 0, rc = EXIT_OK;
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_explain, &rc);
+        if (c == 2) return rc;
+        if (c == 1) continue;
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-lines")) lines = 0;
+        else if (!strcmp(a, "--opcodes")) ops = 1;
+        else if (a[0] == '-' && a[1]) return usage_error(usage_explain, "unknown option '%s'", a);
+        else if (file) return usage_error(usage_explain, "%s", "one file at a time");
+        else file = a;
+    }
+    Buf b;
+    buf_init(&b);
+    if (ops) {
+        opcodes_markdown(&b);
+        fputs(buf_str(&b), stdout);
+        buf_free(&b);
+        return EXIT_OK;
+    }
+    if (!file) return usage_error(usage_explain, "%s", "no rule file given");
+    Program *p = load_program(file);
+    if (!p) return EXIT_PROBLEMS;
+    if (json) program_explain_json(p, &b);
+    else program_explain(p, &b, lines);
+    fputs(buf_str(&b), stdout);
+    buf_free(&b);
+    program_free(p);
+    return EXIT_OK;
+}
+
+/* JSON given inline, or @file. */
+static char *json_arg(const char *v) {
+    if (v[0] != '@') return strdup(v);
+    char *s = read_file(v + 1, NULL);
+    if (!s) fprintf(stderr, "tandem: cannot read '%s': %s\n", v + 1, strerror(errno));
+    return s;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    const char *file = NULL, *sides[2] = {NULL, NULL}, *rec[2] = {NULL, NULL};
+    char *owned[4] = {NULL, NULL, NULL, NULL};
+    EvalInput in;
+    memset(&in, 0, sizeof in);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    in.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int nrec = 0, rc = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_eval, &rc);
+        if (c == 2) goto out;
+        if (c == 1) continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--sync") || !strcmp(a, "--record") || !strcmp(a, "--base") || !strcmp(a, "--event") ||
+            !strcmp(a, "--now")) {
+            if (!v) { rc = usage_error(usage_eval, "%s needs a value", a); goto out; }
+            i++;
+        }
+        if (!strcmp(a, "--sync")) in.sync = v;
+        else if (!strcmp(a, "--event")) in.event = v;
+        else if (!strcmp(a, "--base")) {
+            if (!(owned[2] = json_arg(v))) { rc = EXIT_PROBLEMS; goto out; }
+            in.base = owned[2];
+        } else if (!strcmp(a, "--now")) {
+            if (parse_datetime(v, strlen(v), &in.now) != 0) { rc = usage_error(usage_eval, "'%s' is not a date-time", v); goto out; }
+        } else if (!strcmp(a, "--record")) {
+            const char *eq = strchr(v, '=');
+            if (nrec == 2) { rc = usage_error(usage_eval, "%s", "at most two records"); goto out; }
+            if (!eq || (eq[1] != '{' && eq[1] != '@')) { rc = usage_error(usage_eval, "%s", "--record takes SIDE=JSON or SIDE=@FILE"); goto out; }
+            sides[nrec] = strndup(v, (size_t)(eq - v));
+            if (!(owned[nrec] = json_arg(eq + 1))) { rc = EXIT_PROBLEMS; goto out; }
+            rec[nrec] = owned[nrec];
+            nrec++;
+        } else if (a[0] == '-' && a[1]) { rc = usage_error(usage_eval, "unknown option '%s'", a); goto out; }
+        else if (file) { rc = usage_error(usage_eval, "%s", "one file at a time"); goto out; }
+        else file = a;
+    }
+    if (!file) { rc = usage_error(usage_eval, "%s", "no rule file given"); goto out; }
+    if (!nrec) { rc = usage_error(usage_eval, "%s", "give a record with --record SIDE=JSON"); goto out; }
+    Program *p = load_program(file);
+    if (!p) { rc = EXIT_PROBLEMS; goto out; }
+    Buf o, e;
+    buf_init(&o);
+    buf_init(&e);
+    in.nrecords = nrec;
+    for (int k = 0; k < nrec; k++) {
+        in.side[k] = sides[k];
+        in.record[k] = rec[k];
+    }
+    int r = 0;
+    if (r == 0) r = eval_program(p, &in, &o, &e);
+    fputs(buf_str(&o), stdout);
+    if (r < 0) fprintf(stderr, "tandem: %s\n", buf_str(&e));
+    rc = r == 0 ? EXIT_OK : EXIT_PROBLEMS;
+    buf_free(&o);
+    buf_free(&e);
+    program_free(p);
+out:
+    for (int k = 0; k < 4; k++) free(owned[k]);
+    for (int k = 0; k < 2; k++) free((char *)sides[k]);
+    return rc;
+}
+
 static int cmd_help(int argc, char **argv) {
     if (argc < 2) { fputs(usage_main, stdout); return EXIT_OK; }
     if (strcmp(argv[1], "check") == 0) fputs(usage_check, stdout);
     else if (strcmp(argv[1], "fmt") == 0) fputs(usage_fmt, stdout);
+    else if (strcmp(argv[1], "build") == 0) fputs(usage_build, stdout);
+    else if (strcmp(argv[1], "explain") == 0) fputs(usage_explain, stdout);
+    else if (strcmp(argv[1], "eval") == 0) fputs(usage_eval, stdout);
     else if (strcmp(argv[1], "help") == 0) fputs(usage_main, stdout);
     else return usage_error(usage_main, "unknown command '%s'", argv[1]);
     return EXIT_OK;
@@ -316,9 +561,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "fmt") == 0) return cmd_fmt(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0) return cmd_help(argc - 1, argv + 1);
+    if (strcmp(cmd, "build") == 0) return cmd_build(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     Suggest sg;
     suggest_init(&sg, cmd);
-    static const char *const cmds[] = {"check", "fmt", "help", NULL};
+    static const char *const cmds[] = {"check", "fmt", "build", "explain", "eval", "help", NULL};
     for (int i = 0; cmds[i]; i++) suggest_try(&sg, cmds[i]);
     fprintf(stderr, "tandem: unknown command '%s'%s%s%s\n", cmd, sg.best ? " (did you mean '" : "",
             sg.best ? sg.best : "", sg.best ? "'?)" : "");

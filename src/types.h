@@ -48,6 +48,9 @@ typedef struct Type {
     int nvalues;
 } Type;
 
+/* The policy of one direction of a map (B06): when it writes the target. */
+enum { POL_NONE = 0, POL_ALWAYS, POL_IF_BLANK, POL_NEVER };
+
 const char *type_name(TypeKind k);
 char type_family(TypeKind k);
 /* Looks a type name up ("text", "picklist", ...); -1 if unknown. */

@@ -3,7 +3,15 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+Value scratch_str(Scratch *s, const char *p, size_t n) {
+    char *d = scratch_alloc(s, n + 1);
+    memcpy(d, p, n);
+    d[n] = 0;
+    return v_str(d, n);
+}
 
 int value_blank(Value v) { return v.t == VT_NULL || v.t == VT_NONE || (v.t == VT_STR && v.len == 0); }
 
@@ -41,6 +49,31 @@ int value_cmp(Value a, Value b) {
     case VT_BOOL: return (a.u.b > b.u.b) - (a.u.b < b.u.b);
     default: return 2;
     }
+}
+
+Value value_arith(int op, Value a, Value b, const char **err) {
+    if (value_blank(a) || value_blank(b)) return v_null();
+    if (a.t == VT_NUM && b.t == VT_NUM) {
+        switch (op) {
+        case '+': return v_num(a.u.n + b.u.n);
+        case '-': return v_num(a.u.n - b.u.n);
+        case '*': return v_num(a.u.n * b.u.n);
+        default:
+            if (b.u.n == 0) { *err = "division by zero"; return v_null(); }
+            return v_num(a.u.n / b.u.n);
+        }
+    }
+    /* A date or date-time moved by a duration. */
+    if (b.t == VT_DURATION && (a.t == VT_DATE || a.t == VT_DATETIME) && (op == '+' || op == '-')) {
+        int64_t d = op == '+' ? b.u.i : -b.u.i;
+        if (a.t == VT_DATE) return v_int(VT_DATE, a.u.i + d / 86400000LL);
+        return v_int(VT_DATETIME, a.u.i + d);
+    }
+    if (a.t == VT_DURATION && (b.t == VT_DATE || b.t == VT_DATETIME) && op == '+') return value_arith(op, b, a, err);
+    if (a.t == VT_DURATION && b.t == VT_DURATION && (op == '+' || op == '-'))
+        return v_int(VT_DURATION, op == '+' ? a.u.i + b.u.i : a.u.i - b.u.i);
+    *err = "these values cannot be combined";
+    return v_null();
 }
 
 /* Howard Hinnant's civil calendar algorithms. */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "buf.h"
 
 typedef enum ValueType {
@@ -45,6 +46,19 @@ static inline Value v_num(double n) { Value v = {VT_NUM, 0, {0}}; v.u.n = n; ret
 static inline Value v_str(const char *s, size_t n) { Value v = {VT_STR, (uint32_t)n, {0}}; v.u.s = s; return v; }
 static inline Value v_int(ValueType t, int64_t i) { Value v = {(uint8_t)t, 0, {0}}; v.u.i = i; return v; }
 
+/* Scratch space for text made while running one record (concat, lower...):
+ * an arena the VM resets before each run (arena_reset keeps its block), so
+ * the common path does not allocate. */
+typedef struct Scratch {
+    Arena a;
+} Scratch;
+
+static inline void scratch_init(Scratch *s) { arena_init(&s->a); }
+static inline void scratch_reset(Scratch *s) { arena_reset(&s->a); }
+static inline void scratch_free(Scratch *s) { arena_free(&s->a); }
+static inline char *scratch_alloc(Scratch *s, size_t n) { return arena_raw(&s->a, n); }
+Value scratch_str(Scratch *s, const char *p, size_t n);
+
 int value_blank(Value v);
 /* Equality as rule files see it: both blank, or same type and value (a
  * date equals the date-time of its midnight). */
@@ -52,6 +66,10 @@ int value_equal(Value a, Value b);
 /* Order of two values of comparable types: -1, 0, 1; 2 if not comparable
  * or either is blank. */
 int value_cmp(Value a, Value b);
+/* + - * / on numbers, and dates moved by durations; blank gives blank.
+ * op is one of '+', '-', '*', '/'.  On error *err is set. */
+Value value_arith(int op, Value a, Value b, const char **err);
+
 /* Text form, as written into a text field and shown in plans. */
 void value_format(Value v, Buf *out);
 /* JSON form (strings quoted, null, numbers, ISO dates as strings). */

@@ -165,6 +165,43 @@ cp "$TMP/broken.sync" "$TMP/broken2.sync"
 expect "fmt --write leaves a broken file" 1 "$T" fmt --write "$TMP/broken2.sync"
 if cmp -s "$TMP/broken.sync" "$TMP/broken2.sync"; then ok; else bad "fmt --write changed a broken file"; fi
 
+# build, explain, eval
+for r in rules/*.sync; do
+    expect "explain $(basename "$r")" 0 "$T" explain "$r"
+    contains "explain $(basename "$r")" "$TMP/out" "-- update"
+done
+expect "explain --json" 0 "$T" explain --json rules/getresponse-salesforce.sync
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["syncs"]) == 3 and d["syncs"][0]["entries"][0]["code"][0]["line"] > 0' "$TMP/out" 2>"$TMP/py"; then ok; else bad "explain --json is valid"; cat "$TMP/py"; fi
+expect "explain --opcodes" 0 "$T" explain --opcodes
+if cmp -s "$TMP/out" docs/opcodes.md; then ok; else bad "docs/opcodes.md is out of date: run make docs"; fi
+expect "build" 0 "$T" build rules/activecampaign-salesforce.sync -o "$TMP/acsf.tbc"
+expect "explain a program file" 0 "$T" explain --no-lines "$TMP/acsf.tbc"
+"$T" explain --no-lines rules/activecampaign-salesforce.sync >"$TMP/from-rules" 2>/dev/null
+if cmp -s "$TMP/out" "$TMP/from-rules"; then ok; else bad "a program file explains like its rule file"; fi
+head -c 300 "$TMP/acsf.tbc" >"$TMP/cut.tbc"
+expect "a truncated program" 1 "$T" explain "$TMP/cut.tbc"
+contains "a truncated program" "$TMP/err" "truncated program"
+cp "$TMP/acsf.tbc" "$TMP/bad.tbc"
+printf 'X' | dd of="$TMP/bad.tbc" bs=1 seek=500 conv=notrunc 2>/dev/null
+expect "a corrupted program" 1 "$T" explain "$TMP/bad.tbc"
+contains "a corrupted program" "$TMP/err" "checksum"
+expect "build a broken file" 1 "$T" build "$TMP/error.sync" -o "$TMP/x.tbc"
+LEAD='sf={"Id":"00Q1","LastName":"Lee","Company":"Acme","Email":"ann@x.io","Status":"Open - Not Contacted","LeadSource":"Web"}'
+expect "eval a create" 0 "$T" eval "$TMP/acsf.tbc" --sync leads --now 2026-06-01T00:00:00Z --record "$LEAD"
+contains "eval a create" "$TMP/out" 'tag ac "created-from-salesforce-lead"'
+expect "eval needs --sync when several fit" 1 "$T" eval rules/activecampaign-salesforce.sync --record "$LEAD"
+contains "eval needs --sync when several fit" "$TMP/err" "name one with --sync"
+printf '%s' '{"id":"7","email":"ann@x.io","lastName":"Li"}' >"$TMP/ac.json"
+expect "eval a pair, record from a file" 0 "$T" eval rules/activecampaign-salesforce.sync --sync leads --record "$LEAD" --record "ac=@$TMP/ac.json" --base '{"sf":{"LastName":"Li"},"ac":{"lastName":"Li"}}'
+contains "eval a pair, record from a file" "$TMP/out" 'set ac.lastName = "Lee" (was "Li")'
+expect "eval a bad record" 1 "$T" eval rules/activecampaign-salesforce.sync --sync leads --record 'sf={"Email": '
+contains "eval a bad record" "$TMP/err" "not valid JSON"
+expect "eval without records" 2 "$T" eval rules/activecampaign-salesforce.sync
+for c in build explain eval; do
+    expect "$c --help" 0 "$T" "$c" --help
+    contains "$c --help" "$TMP/out" "usage: tandem $c"
+done
+
 # install: the binary finds its stdlib relative to itself
 if make -s install BUILD="$BUILD" PREFIX=/opt/tandem DESTDIR="$TMP/root" >"$TMP/out" 2>&1; then
     ok

@@ -11,7 +11,10 @@
  * The directory decides what the output is: tests/check - the diagnostics
  * of `tandem check` (no colour); tests/tree - those and the checked tree;
  * tests/fmt - the formatted file; tests/parse - the syntax tree and any
- * syntax errors.  Every fmt case is also formatted
+ * syntax errors; tests/code - the bytecode (explain without lines);
+ * tests/vm - what `tandem eval` prints for the records given in sections
+ * named by their side (`--- sf`), with optional `--- sync`, `--- base`,
+ * `--- event` and `--- now` sections.  Every fmt case is also formatted
  * twice (idempotence) and its checked tree compared with the original's.
  *
  * usage: test-runner [--update] [--stdlib DIR] PATH...   (files or dirs)
@@ -24,6 +27,8 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "compile.h"
+#include "eval.h"
 #include "fmt.h"
 #include "parse.h"
 #include "unit.h"
@@ -33,11 +38,16 @@ static const char *stdlib_dir = "stdlib";
 static int update;
 static int passed, failed;
 
+enum { MAX_SECTIONS = 8 };
+
 typedef struct Case {
     char *name;
     char *input;
     char *expected;
     int line;          /* line of the ### header */
+    char *sect_name[MAX_SECTIONS]; /* "--- name" sections between input and expected */
+    char *sect_body[MAX_SECTIONS];
+    int nsect;
 } Case;
 
 /* ------------------------------------------------------------- diffing */
@@ -102,8 +112,9 @@ static void trim_end(char *s) {
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ')) s[--n] = 0;
 }
 
+/* Test cases may `use testsys` (tests/modules) besides the stdlib. */
 static Unit *new_unit(void) {
-    const char *dirs[2] = {stdlib_dir, NULL};
+    const char *dirs[3] = {stdlib_dir, "tests/modules", NULL};
     return unit_new(dirs);
 }
 
@@ -189,7 +200,83 @@ static int fmt_promises(const char *file, const Case *c, const char *input, cons
     return ok;
 }
 
-static char *actual_for(const char *kind, const char *input) {
+/* Compiles rule text; NULL with the diagnostics in *diags when it has errors. */
+static Program *compile_text(const char *input, char **diags) {
+    Unit *u = new_unit();
+    unit_load_text(u, "test.sync", input, strlen(input));
+    check_unit(u);
+    Program *p = u->diags.errors ? NULL : compile_unit(u);
+    Buf b;
+    buf_init(&b);
+    diags_render(&u->diags, &b, 0);
+    *diags = buf_take(&b);
+    unit_free(u);
+    return p;
+}
+
+static char *run_explain(const char *input) {
+    char *diags;
+    Program *p = compile_text(input, &diags);
+    if (!p) return diags;
+    Buf b;
+    buf_init(&b);
+    buf_puts(&b, diags);
+    free(diags);
+    program_explain(p, &b, 0);
+    program_free(p);
+    return buf_take(&b);
+}
+
+/* tests/vm: the rule text, then sections: one per record (named by its
+ * side), and optionally sync, base, event, now. */
+static char *run_vm(const Case *c) {
+    char *diags;
+    Program *p = compile_text(c->input, &diags);
+    if (!p) return diags;
+    Buf b, err;
+    buf_init(&b);
+    buf_init(&err);
+    buf_puts(&b, diags);
+    free(diags);
+    EvalInput in;
+    memset(&in, 0, sizeof in);
+    parse_datetime("2026-06-01T00:00:00Z", 20, &in.now);
+    char *trimmed[MAX_SECTIONS] = {0};
+    const char *rside[MAX_SECTIONS], *rjson[MAX_SECTIONS];
+    int nr = 0;
+    for (int i = 0; i < c->nsect; i++) {
+        const char *n = c->sect_name[i];
+        trimmed[i] = strdup(c->sect_body[i]);
+        trim_end(trimmed[i]);
+        if (!strcmp(n, "sync")) in.sync = trimmed[i];
+        else if (!strcmp(n, "base")) in.base = trimmed[i];
+        else if (!strcmp(n, "event")) in.event = trimmed[i];
+        else if (!strcmp(n, "now")) parse_datetime(trimmed[i], strlen(trimmed[i]), &in.now);
+        else { rside[nr] = n; rjson[nr++] = trimmed[i]; }
+    }
+    /* Two records of two sides are a pair; otherwise each runs alone (a
+     * truth table: one rule, many records). */
+    int pair = nr == 2 && strcmp(rside[0], rside[1]) != 0;
+    for (int i = 0; i < (pair ? 1 : nr); i++) {
+        in.nrecords = pair ? 2 : 1;
+        for (int k = 0; k < in.nrecords; k++) {
+            in.side[k] = rside[i + k];
+            in.record[k] = rjson[i + k];
+        }
+        buf_free(&err);
+        buf_init(&err);
+        if (eval_program(p, &in, &b, &err) < 0) buf_printf(&b, "error: %s\n", buf_str(&err));
+    }
+    for (int i = 0; i < c->nsect; i++) free(trimmed[i]);
+    buf_free(&err);
+    program_free(p);
+    return buf_take(&b);
+}
+
+static char *actual_for(const char *kind, const Case *c) {
+    const char *input = c->input;
+    if (strcmp(kind, "vm") == 0) return run_vm(c);
+    if (strcmp(kind, "code") == 0) return run_explain(input);
     if (strcmp(kind, "check") == 0) return run_check(input, 0);
     if (strcmp(kind, "tree") == 0) return run_check(input, 1);
     if (strcmp(kind, "parse") == 0) return run_parse(input);
@@ -204,26 +291,39 @@ static int parse_cases(char *text, Case **out) {
     Case *v = calloc((size_t)cap, sizeof *v);
     char *p = text;
     Case *cur = NULL;
-    Buf in, ex;
+    Buf in, ex, sec;
     buf_init(&in);
     buf_init(&ex);
-    int section = 0; /* 0 preamble, 1 input, 2 expected */
+    buf_init(&sec);
+    int section = 0; /* 0 preamble, 1 input, 2 expected, 3 a named section */
+#define END_SECTION()                                                          \
+    do {                                                                       \
+        if (section == 3) cur->sect_body[cur->nsect - 1] = buf_take(&sec);     \
+    } while (0)
     while (*p) {
         char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len >= 4 && strncmp(p, "### ", 4) == 0) {
-            if (cur) { cur->input = buf_take(&in); cur->expected = buf_take(&ex); }
+            if (cur) { END_SECTION(); cur->input = buf_take(&in); cur->expected = buf_take(&ex); }
             if (n == cap) { cap *= 2; v = realloc(v, (size_t)cap * sizeof *v); }
             cur = &v[n++];
             memset(cur, 0, sizeof *cur);
             cur->name = strndup(p + 4, len - 4);
             cur->line = line;
             section = 1;
-        } else if (section == 1 && len == 3 && strncmp(p, "---", 3) == 0) {
+        } else if ((section == 1 || section == 3) && len == 3 && strncmp(p, "---", 3) == 0) {
+            END_SECTION();
             section = 2;
+        } else if ((section == 1 || section == 3) && len > 4 && strncmp(p, "--- ", 4) == 0 && cur->nsect < MAX_SECTIONS) {
+            END_SECTION();
+            cur->sect_name[cur->nsect++] = strndup(p + 4, len - 4);
+            section = 3;
         } else if (section == 1) {
             buf_putn(&in, p, len);
             buf_putc(&in, '\n');
+        } else if (section == 3) {
+            buf_putn(&sec, p, len);
+            buf_putc(&sec, '\n');
         } else if (section == 2) {
             buf_putn(&ex, p, len);
             buf_putc(&ex, '\n');
@@ -231,8 +331,10 @@ static int parse_cases(char *text, Case **out) {
         p += len + (e ? 1 : 0);
         line++;
     }
-    if (cur) { cur->input = buf_take(&in); cur->expected = buf_take(&ex); }
+    if (cur) { END_SECTION(); cur->input = buf_take(&in); cur->expected = buf_take(&ex); }
     else { buf_free(&in); buf_free(&ex); }
+    buf_free(&sec);
+#undef END_SECTION
     *out = v;
     return n;
 }
@@ -241,6 +343,8 @@ static const char *kind_of(const char *path) {
     if (strstr(path, "/fmt/") || strncmp(path, "fmt/", 4) == 0) return "fmt";
     if (strstr(path, "/parse/") || strncmp(path, "parse/", 6) == 0) return "parse";
     if (strstr(path, "/tree/") || strncmp(path, "tree/", 5) == 0) return "tree";
+    if (strstr(path, "/vm/") || strncmp(path, "vm/", 3) == 0) return "vm";
+    if (strstr(path, "/code/") || strncmp(path, "code/", 5) == 0) return "code";
     return "check";
 }
 
@@ -261,7 +365,7 @@ static void run_file(const char *path) {
     }
     for (int i = 0; i < n; i++) {
         Case *c = &cases[i];
-        char *act = actual_for(kind, c->input);
+        char *act = actual_for(kind, c);
         char *exp = strdup(c->expected);
         trim_end(act);
         trim_end(exp);
@@ -281,7 +385,9 @@ static void run_file(const char *path) {
             passed++;
         }
         if (update) {
-            buf_printf(&rewritten, "### %s\n%s---\n%s\n\n", c->name, c->input, act);
+            buf_printf(&rewritten, "### %s\n%s", c->name, c->input);
+            for (int k = 0; k < c->nsect; k++) buf_printf(&rewritten, "--- %s\n%s", c->sect_name[k], c->sect_body[k]);
+            buf_printf(&rewritten, "---\n%s\n\n", act);
         }
         free(act);
         free(exp);
@@ -295,7 +401,12 @@ static void run_file(const char *path) {
     } else {
         buf_free(&rewritten);
     }
-    for (int i = 0; i < n; i++) { free(cases[i].name); free(cases[i].input); free(cases[i].expected); }
+    for (int i = 0; i < n; i++) {
+        free(cases[i].name);
+        free(cases[i].input);
+        free(cases[i].expected);
+        for (int k = 0; k < cases[i].nsect; k++) { free(cases[i].sect_name[k]); free(cases[i].sect_body[k]); }
+    }
     free(cases);
     free(text);
 }
@@ -304,7 +415,10 @@ static void run_file(const char *path) {
  * keeps its checked tree, and fmt of the fmt output is the same. */
 static void run_shipped(const char *path) {
     char *text = read_file(path, NULL);
-    Case c = {(char *)path, NULL, NULL, 1};
+    Case c;
+    memset(&c, 0, sizeof c);
+    c.name = (char *)path;
+    c.line = 1;
     if (!text) { fail(path, &c, "cannot read"); return; }
     char *err = NULL;
     char *formatted = run_fmt(text, &err);
@@ -312,7 +426,16 @@ static void run_shipped(const char *path) {
         fail(path, &c, "cannot be formatted");
         if (err) printf("%s", err);
     } else if (fmt_promises(path, &c, text, formatted)) {
-        passed++;
+        /* ...and the same bytecode, source lines aside. */
+        char *e1 = run_explain(text), *e2 = run_explain(formatted);
+        if (strcmp(e1, e2) != 0) {
+            fail(path, &c, "formatting changes the bytecode");
+            print_diff(e1, e2);
+        } else {
+            passed++;
+        }
+        free(e1);
+        free(e2);
     }
     free(err);
     free(formatted);

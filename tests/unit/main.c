@@ -1,10 +1,11 @@
 /* main.c - runs every C unit test group. */
-#include "unit.h"
+#include "unit_test.h"
 
 int unit_passed, unit_failed;
 
 int main(void) {
     test_front();
+    test_vm_all();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed ? 1 : 0;
 }

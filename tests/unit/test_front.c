@@ -10,7 +10,7 @@
 #include "symtab.h"
 #include "tandem.h"
 #include "types.h"
-#include "unit.h"
+#include "unit_test.h"
 #include "util.h"
 
 /* Token codes of text as a compact string: names joined by spaces. */

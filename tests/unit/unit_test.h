@@ -22,5 +22,6 @@ extern int unit_passed, unit_failed;
     } while (0)
 
 void test_front(void);
+void test_vm_all(void);
 
 #endif

@@ -1,0 +1,190 @@
+/* record.c - reading records and values from JSON. */
+#include "record.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types.h"
+#include "util.h"
+
+int program_field(const Program *p, uint32_t object, const char *name) {
+    const PObject *o = &p->objects[object];
+    for (uint32_t i = 0; i < o->nfields; i++)
+        if (strcmp(program_str(p, p->fields[o->first_field + i].name), name) == 0) return (int)i;
+    return -1;
+}
+
+static Value copy_str(Arena *a, const char *s, size_t n) {
+    return v_str(arena_strndup(a, s, n), n);
+}
+
+static int number_text(const char *s, double *out) {
+    while (*s == ' ') s++;
+    if (!*s) return -1;
+    char *end;
+    double d = strtod(s, &end);
+    while (*end == ' ') end++;
+    if (*end || isnan(d) || isinf(d)) return -1;
+    *out = d;
+    return 0;
+}
+
+int value_from_json(const cJSON *j, int type, Arena *a, Value *out, Buf *err) {
+    *out = v_null();
+    if (!j || cJSON_IsNull(j)) return 0;
+    TypeKind t = (TypeKind)type;
+    if (type_is_text(t)) {
+        if (cJSON_IsString(j)) { *out = copy_str(a, j->valuestring, strlen(j->valuestring)); return 0; }
+        if (cJSON_IsNumber(j)) {
+            Buf b;
+            buf_init(&b);
+            value_format(v_num(j->valuedouble), &b);
+            *out = copy_str(a, buf_str(&b), b.n);
+            buf_free(&b);
+            return 0;
+        }
+        if (cJSON_IsBool(j)) { *out = copy_str(a, cJSON_IsTrue(j) ? "true" : "false", cJSON_IsTrue(j) ? 4 : 5); return 0; }
+        if (cJSON_IsArray(j) && t == TY_MULTIPICKLIST) {
+            Buf b;
+            buf_init(&b);
+            const cJSON *e;
+            cJSON_ArrayForEach(e, j) {
+                if (!cJSON_IsString(e)) { buf_free(&b); buf_puts(err, "a multi-select holds text values"); return -1; }
+                if (b.n) buf_putc(&b, ';');
+                buf_puts(&b, e->valuestring);
+            }
+            *out = copy_str(a, buf_str(&b), b.n);
+            buf_free(&b);
+            return 0;
+        }
+        buf_printf(err, "expected text for a %s field", type_name(t));
+        return -1;
+    }
+    if (type_is_numeric(t)) {
+        double d;
+        if (cJSON_IsNumber(j)) { *out = v_num(j->valuedouble); return 0; }
+        if (cJSON_IsString(j) && (number_text(j->valuestring, &d) == 0)) { *out = v_num(d); return 0; }
+        if (cJSON_IsString(j) && !j->valuestring[0]) return 0;
+        buf_printf(err, "expected a number");
+        return -1;
+    }
+    if (t == TY_BOOLEAN) {
+        if (cJSON_IsBool(j)) { *out = v_bool(cJSON_IsTrue(j)); return 0; }
+        if (cJSON_IsNumber(j) && (j->valuedouble == 0 || j->valuedouble == 1)) { *out = v_bool(j->valuedouble != 0); return 0; }
+        if (cJSON_IsString(j)) {
+            const char *s = j->valuestring;
+            if (!strcmp(s, "true") || !strcmp(s, "1")) { *out = v_bool(1); return 0; }
+            if (!strcmp(s, "false") || !strcmp(s, "0")) { *out = v_bool(0); return 0; }
+            if (!s[0]) return 0;
+        }
+        buf_printf(err, "expected true or false");
+        return -1;
+    }
+    if (t == TY_DATE || t == TY_DATETIME) {
+        if (!cJSON_IsString(j)) { buf_printf(err, "expected a date as text"); return -1; }
+        const char *s = j->valuestring;
+        size_t n = strlen(s);
+        if (!n) return 0;
+        int64_t ms;
+        if (parse_datetime(s, n, &ms) != 0) {
+            buf_printf(err, "'%.40s' is not a %s", s, t == TY_DATE ? "date (YYYY-MM-DD)" : "date-time (ISO 8601)");
+            return -1;
+        }
+        if (t == TY_DATE) *out = v_int(VT_DATE, ms >= 0 ? ms / 86400000LL : -((-ms + 86399999LL) / 86400000LL));
+        else *out = v_int(VT_DATETIME, ms);
+        return 0;
+    }
+    buf_printf(err, "a %s field cannot be read from JSON", type_name(t));
+    return -1;
+}
+
+static const char *name_of(const cJSON *e, Arena *a) {
+    if (cJSON_IsString(e)) return arena_strdup(a, e->valuestring);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "tag");
+    if (!cJSON_IsString(n)) n = cJSON_GetObjectItemCaseSensitive(e, "name");
+    return cJSON_IsString(n) ? arena_strdup(a, n->valuestring) : NULL;
+}
+
+static int names_of(const cJSON *arr, Arena *a, const char ***out, uint32_t *n, const char *what, Buf *err) {
+    *out = NULL;
+    *n = 0;
+    if (!arr) return 0;
+    if (!cJSON_IsArray(arr)) { buf_printf(err, "'%s' is a list", what); return -1; }
+    int cnt = cJSON_GetArraySize(arr);
+    *out = arena_alloc(a, (size_t)(cnt ? cnt : 1) * sizeof **out);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const char *s = name_of(e, a);
+        if (!s) { buf_printf(err, "an entry of '%s' has no name", what); return -1; }
+        (*out)[(*n)++] = s;
+    }
+    return 0;
+}
+
+int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena *a, Record *r, Buf *err, Buf *unknown) {
+    memset(r, 0, sizeof *r);
+    const PObject *o = &p->objects[object];
+    r->object = object;
+    if (!cJSON_IsObject(obj)) { buf_puts(err, "a record is a JSON object"); return -1; }
+    r->fields = arena_alloc(a, (size_t)(o->nfields ? o->nfields : 1) * sizeof *r->fields);
+    size_t words = (p->ntags + 63) / 64;
+    r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, obj) {
+        const char *k = e->string;
+        if (!strcmp(k, "tags")) {
+            if (names_of(e, a, &r->tag_names, &r->ntag_names, "tags", err)) return -1;
+            continue;
+        }
+        if (!strcmp(k, "lists")) {
+            if (names_of(e, a, &r->lists, &r->nlists, "lists", err)) return -1;
+            continue;
+        }
+        if (!strcmp(k, "attributes")) continue; /* Salesforce's type and url */
+        int fid = program_field(p, object, k);
+        if (fid < 0) {
+            if (unknown) {
+                if (unknown->n) buf_puts(unknown, ", ");
+                buf_puts(unknown, k);
+                Suggest sg;
+                suggest_init(&sg, k);
+                for (uint32_t i = 0; i < o->nfields; i++) suggest_try(&sg, program_str(p, p->fields[o->first_field + i].name));
+                if (sg.best) buf_printf(unknown, " (did you mean %s?)", sg.best);
+            }
+            continue;
+        }
+        const PField *f = &p->fields[o->first_field + (uint32_t)fid];
+        Buf why;
+        buf_init(&why);
+        if (value_from_json(e, f->type, a, &r->fields[fid], &why) != 0) {
+            buf_printf(err, "field %s: %s", k, buf_str(&why));
+            buf_free(&why);
+            return -1;
+        }
+        buf_free(&why);
+    }
+    for (uint32_t i = 0; i < r->ntag_names; i++)
+        for (uint32_t t = 0; t < p->ntags; t++)
+            if (!strcmp(program_str(p, p->tags[t]), r->tag_names[i])) r->tags[t / 64] |= 1ull << (t % 64);
+    r->vm.f = r->fields;
+    r->vm.nf = o->nfields;
+    r->vm.tags = r->tags;
+    r->vm.modified = INT64_MIN;
+    if (o->key >= 0) {
+        Value id = r->fields[o->key];
+        Buf b;
+        buf_init(&b);
+        value_format(id, &b);
+        r->vm.id = arena_strndup(a, buf_str(&b), b.n);
+        r->vm.idlen = (uint32_t)b.n;
+        buf_free(&b);
+    }
+    if (o->modified >= 0) {
+        Value m = r->fields[o->modified];
+        if (m.t == VT_DATETIME) r->vm.modified = m.u.i;
+        else if (m.t == VT_DATE) r->vm.modified = m.u.i * 86400000LL;
+    }
+    if (o->deleted >= 0) r->deleted = r->fields[o->deleted].t == VT_BOOL && r->fields[o->deleted].u.b;
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* record.h - a record of one system, normalized, and read from JSON.
+ *
+ * A Record holds typed values by field id (the object's declaration order)
+ * and the record's tags and lists, and carries the VmRec view the VM reads.
+ * Its memory comes from the arena passed in (a run batch's arena).  The
+ * per-system codecs (issue of the engine) build Records the same way from
+ * each API's own JSON; here a record is a JSON object keyed by field names.
+ */
+#ifndef TD_RECORD_H
+#define TD_RECORD_H
+
+#include <cJSON.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "bytecode.h"
+#include "vm.h"
+
+typedef struct Record {
+    VmRec vm;              /* what the VM reads */
+    uint32_t object;       /* program object index */
+    Value *fields;         /* storage behind vm.f */
+    uint64_t *tags;        /* storage behind vm.tags: bits over Program.tags */
+    const char **tag_names;/* every tag the record carries, as given */
+    uint32_t ntag_names;
+    const char **lists;    /* lists it is on */
+    uint32_t nlists;
+    int deleted;           /* its deleted field is true */
+} Record;
+
+/* A JSON value as a value of field type `type` (a TypeKind); -1 with a
+ * reason in err when it cannot be one.  Text is copied into a. */
+int value_from_json(const cJSON *j, int type, Arena *a, Value *out, Buf *err);
+
+/* Reads a record of program object `object` from a JSON object.  Keys that
+ * are no field of the object are named in `unknown` (comma-separated) when
+ * it is not NULL; "tags" and "lists" hold tags and lists (strings, or
+ * objects with "tag" or "name").  0, or -1 with the reason in err. */
+int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena *a, Record *r, Buf *err, Buf *unknown);
+
+/* Field id of a name on a program object, or -1. */
+int program_field(const Program *p, uint32_t object, const char *name);
+
+#endif
