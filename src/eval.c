@@ -243,8 +243,10 @@ int eval_program(const Program *p, const EvalInput *in, Buf *out, Buf *err) {
     if (in->event && (event = event_entry(p, (uint32_t)si, in->event, err)) < 0) { arena_free(&a); return -1; }
 
     Vm *vm = vm_new(p);
-    ActionBuf b;
+    vm_next_record(vm);
+    ActionBuf b, cb;
     actbuf_init(&b);
+    actbuf_init(&cb);
     VmRun run;
     memset(&run, 0, sizeof run);
     run.sync = (uint32_t)si;
@@ -298,8 +300,31 @@ int eval_program(const Program *p, const EvalInput *in, Buf *out, Buf *err) {
     }
     if (!selected) goto done;
 
+    /* A record without a partner: build the record it would create first,
+     * so the skip rules see the pair as it would be ('skip unless Email is
+     * not blank' holds for a contact whose e-mail becomes the lead's). */
+    int from = vr[0] ? 0 : 1, t = 1 - from;
+    Entry ce = t ? EP_CREATE_R : EP_CREATE_L;
+    VmStatus cst = VM_OK;
+    VmRec created;
+    int creating = !vr[t] && event < 0 && s->entry[ce] != NO_ENTRY;
+    if (creating) {
+        run.out = &cb;
+        cst = vm_run(vm, &run, ce, &r);
+        run.out = &b;
+        const PObject *o = &p->objects[s->side[t].object];
+        Value *fields = arena_alloc(&a, (o->nfields ? o->nfields : 1) * sizeof *fields);
+        vm_created_view(vm, (uint32_t)si, t, fields);
+        memset(&created, 0, sizeof created);
+        created.f = fields;
+        created.nf = o->nfields;
+        created.modified = INT64_MIN;
+        run.rec[t] = &created;
+    }
+
     /* Skip rules over the pair. */
     VmStatus st = vm_run(vm, &run, EP_SKIP, &r);
+    run.rec[t] = vr[t];
     if (st != VM_OK) {
         render(p, s, &b, objs, vr[0] ? vr[0]->id : vr[1]->id, out);
         rc = st == VM_ERROR;
@@ -328,12 +353,6 @@ int eval_program(const Program *p, const EvalInput *in, Buf *out, Buf *err) {
         if (kb.n) buf_puts(&kb, ", ");
         buf_printf(&kb, "%s ", program_str(p, s->side[k].source));
         value_json(key[k], &kb);
-        /* key[k] may point into scratch, which the next run reuses */
-        Buf tmp;
-        buf_init(&tmp);
-        value_format(key[k], &tmp);
-        key[k] = value_blank(key[k]) ? v_null() : v_str(arena_strndup(&a, buf_str(&tmp), tmp.n), tmp.n);
-        buf_free(&tmp);
     }
     if (kb.n) {
         buf_printf(out, "match key: %s", buf_str(&kb));
@@ -366,18 +385,16 @@ int eval_program(const Program *p, const EvalInput *in, Buf *out, Buf *err) {
             rc |= st == VM_ERROR;
         }
     } else {
-        int from = vr[0] ? 0 : 1, t = 1 - from;
-        Entry ce = t ? EP_CREATE_R : EP_CREATE_L;
         const PObject *as = &p->objects[s->side[t].create_as];
-        if (s->entry[ce] == NO_ENTRY) {
+        if (!creating) {
             buf_printf(out, "no record is created in %s by this sync\n", program_str(p, s->side[t].source));
             goto done;
         }
         buf_printf(out, "create in %s (%s):\n", program_str(p, s->side[t].source), program_str(p, as->name));
         uint32_t cobjs[2] = {objs[0], objs[1]};
         cobjs[t] = s->side[t].create_as;
-        st = vm_run(vm, &run, ce, &r);
-        render(p, s, &b, cobjs, vr[from]->id, out);
+        st = cst;
+        render(p, s, &cb, cobjs, vr[from]->id, out);
         rc |= st == VM_ERROR;
         Entry oe = t ? EP_ON_CREATE_R : EP_ON_CREATE_L;
         if (st == VM_OK && s->entry[oe] != NO_ENTRY) {
@@ -390,6 +407,7 @@ int eval_program(const Program *p, const EvalInput *in, Buf *out, Buf *err) {
     }
 done:
     actbuf_free(&b);
+    actbuf_free(&cb);
     vm_free(vm);
     arena_free(&a);
     return rc;

@@ -127,6 +127,18 @@ int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena 
     const PObject *o = &p->objects[object];
     r->object = object;
     if (!cJSON_IsObject(obj)) { buf_puts(err, "a record is a JSON object"); return -1; }
+    /* ActiveCampaign answers {"contact": {...}, "fieldValues": [...]}: the
+     * record is the member named for the object. */
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(obj, program_str(p, o->name));
+    if (cJSON_IsObject(inner) && program_field(p, object, program_str(p, o->name)) < 0) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, obj) {
+            if (e == inner || !unknown) continue;
+            if (unknown->n) buf_puts(unknown, ", ");
+            buf_printf(unknown, "%s (beside the %s)", e->string, program_str(p, o->name));
+        }
+        obj = inner;
+    }
     r->fields = arena_alloc(a, (size_t)(o->nfields ? o->nfields : 1) * sizeof *r->fields);
     size_t words = (p->ntags + 63) / 64;
     r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
@@ -142,6 +154,7 @@ int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena 
             continue;
         }
         if (!strcmp(k, "attributes")) continue; /* Salesforce's type and url */
+        if (!strncmp(k, "@odata.", 7)) continue; /* Dynamics 365's etag and context */
         int fid = program_field(p, object, k);
         if (fid < 0) {
             if (unknown) {

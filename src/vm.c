@@ -79,11 +79,30 @@ void vm_free(Vm *vm) {
     free(vm);
 }
 
+void vm_next_record(Vm *vm) { scratch_reset(&vm->scratch); }
+
 uint32_t vm_last_pc(const Vm *vm) { return vm->last_pc; }
 
 const Value *vm_created(const Vm *vm, int side, uint32_t *n) {
     *n = vm->npend;
     return vm->pend[side & 1];
+}
+
+void vm_created_view(const Vm *vm, uint32_t sync, int side, Value *fields) {
+    const Program *p = vm->p;
+    const PSide *sd = &p->syncs[sync].side[side & 1];
+    const PObject *o = &p->objects[sd->object], *as = &p->objects[sd->create_as];
+    const Value *pend = vm->pend[side & 1];
+    for (uint32_t i = 0; i < o->nfields; i++) {
+        fields[i] = v_null();
+        if (sd->create_as == sd->object) {
+            fields[i] = pend[i];
+            continue;
+        }
+        const char *name = program_str(p, p->fields[o->first_field + i].name);
+        for (uint32_t j = 0; j < as->nfields; j++)
+            if (strcmp(program_str(p, p->fields[as->first_field + j].name), name) == 0) { fields[i] = pend[j]; break; }
+    }
 }
 
 static int truthy(Value v) { return v.t == VT_BOOL && v.u.b; }
@@ -148,7 +167,6 @@ VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result) {
     VmStatus status = VM_OK;
     *result = v_null();
     if (pc == NO_ENTRY) return VM_OK;
-    scratch_reset(&vm->scratch);
     if (e == EP_CREATE_L || e == EP_CREATE_R) {
         for (uint32_t i = 0; i < vm->npend; i++) vm->pend[0][i] = vm->pend[1][i] = v_null();
     }

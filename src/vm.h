@@ -8,7 +8,9 @@
  * program, so running a record allocates nothing on the common path.
  *
  * Text in results and actions may point into the records, the program, or
- * the VM's scratch space; it stays valid until the next vm_run on this Vm.
+ * the VM's scratch space; it stays valid until the next vm_next_record()
+ * on this Vm, so every entry point run for one record or pair can use what
+ * the others made (the skip rules read the record a create entry built).
  */
 #ifndef TD_VM_H
 #define TD_VM_H
@@ -88,9 +90,16 @@ void vm_free(Vm *vm);
  * of a Return (null otherwise).  Skips, waits and errors are also appended
  * to run->out as actions. */
 VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result);
+/* Starts a new record or pair: forgets the text made for the last one. */
+void vm_next_record(Vm *vm);
 /* The instruction of the last Return or Halt (its line is the rule). */
 uint32_t vm_last_pc(const Vm *vm);
 /* The values a create entry wrote, by field id of the object created. */
 const Value *vm_created(const Vm *vm, int side, uint32_t *n);
+/* The record the last create entry built on `side`, as fields of the sync's
+ * object on that side (matched by name when new records become another
+ * object), so the skip rules can see a pair before it exists.  fields has
+ * room for that object's fields. */
+void vm_created_view(const Vm *vm, uint32_t sync, int side, Value *fields);
 
 #endif

@@ -48,7 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *raw, size_t size) {
     actbuf_init(&out);
     Value empty[64];
     for (int i = 0; i < 64; i++) empty[i] = v_null();
-    uint64_t tags[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+    /* Every tag set: the bit set must cover all of the program's tags. */
+    size_t words = (p->ntags + 63) / 64 + 1;
+    uint64_t *tags = malloc(words * sizeof *tags);
+    if (!tags) abort();
+    memset(tags, 0xff, words * sizeof *tags);
     VmRec rec = {empty, 64, tags, "1", 1, 0, 1};
     for (uint32_t s = 0; s < p->nsyncs; s++) {
         Value *base = calloc(p->syncs[s].nmaps + 1, sizeof *base);
@@ -59,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *raw, size_t size) {
             run.rec[0] = run.rec[1] = with ? &rec : NULL;
             run.base[0] = run.base[1] = with ? base : NULL;
             run.out = &out;
+            vm_next_record(vm);
             for (int e = 0; e < EP__COUNT; e++) {
                 Value r;
                 out.n = 0;
@@ -67,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *raw, size_t size) {
         }
         free(base);
     }
+    free(tags);
     actbuf_free(&out);
     vm_free(vm);
     program_free(p);
