@@ -31,12 +31,12 @@ WARN     := -Wall -Wextra -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CJSON_CFLAGS ?= $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 CPPFLAGS += -Isrc -Iinclude -I$(GEN) $(CJSON_CFLAGS) -DTD_VERSION='"$(VERSION)"' -DTD_STDLIB_DIR='"$(STDLIB_DIR)"'
 ALLCFLAGS = $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS)
-LDLIBS   += -lcjson -lm
+LDLIBS   += -lsqlite3 -lcurl -lcjson -lm
 
 CLI_SRC  := src/cli.c
-LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c src/codecs/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(OBJDIR)/%.o) $(OBJDIR)/lexer.o $(OBJDIR)/parser.o
-HDRS     := $(wildcard src/*.h src/*.def include/*.h) $(GEN)/parser.h
+HDRS     := $(wildcard src/*.h src/*/*.h src/*.def include/*.h) $(GEN)/parser.h
 
 .PHONY: all deps test asan fuzz install uninstall clean docs
 all: $(BUILD)/tandem $(BUILD)/libtandem.a
@@ -62,6 +62,7 @@ $(GEN)/lexer.c: grammar/lexer.re $(GEN)/parser.h src/keywords.def | $(GEN)
 	$(RE2C) -W --no-generation-date -o $@ grammar/lexer.re
 
 $(OBJDIR)/%.o: src/%.c $(HDRS) | $(OBJDIR)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
 $(OBJDIR)/lexer.o: $(GEN)/lexer.c $(HDRS) | $(OBJDIR)
@@ -102,9 +103,9 @@ FUZZ_LIB := $(LIB_SRC) $(GEN)/lexer.c $(GEN)/parser.c
 FUZZ_CC = clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CPPFLAGS) \
 	  -Wno-unused-parameter -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz-front: $(FUZZ_LIB) tests/fuzz/fuzz_front.c $(HDRS)
-	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_front.c -lcjson -lm
+	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_front.c $(LDLIBS)
 $(BUILD)/fuzz-load: $(FUZZ_LIB) tests/fuzz/fuzz_load.c $(HDRS)
-	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_load.c -lcjson -lm
+	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_load.c $(LDLIBS)
 
 fuzz: $(BUILD)/fuzz-front $(BUILD)/fuzz-load all
 	sh tests/fuzz/short.sh $(BUILD) $(FUZZ_SECONDS)

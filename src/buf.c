@@ -74,3 +74,8 @@ char *buf_take(Buf *b) {
 }
 
 const char *buf_str(const Buf *b) { return b->p ? b->p : ""; }
+
+void buf_reset(Buf *b) {
+    b->n = 0;
+    if (b->p) b->p[0] = 0;
+}

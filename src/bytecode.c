@@ -116,7 +116,7 @@ Value program_vmap(const Program *p, uint32_t map, Value v) {
 /* ------------------------------------------------------------- writing */
 
 static const unsigned char magic[8] = {'T', 'N', 'D', 'M', 'B', 'C', '\r', '\n'};
-enum { FORMAT_VERSION = 1, HEADER_SIZE = 20 };
+enum { FORMAT_VERSION = 2, HEADER_SIZE = 20 };
 
 static void w8(Buf *b, unsigned v) { buf_putc(b, (char)(v & 0xFF)); }
 static void w16(Buf *b, unsigned v) { w8(b, v); w8(b, v >> 8); }
@@ -163,7 +163,7 @@ void program_save(const Program *p, Buf *out) {
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const PMap *m = &p->maps[i];
         w16(&b, m->field[0]); w16(&b, m->field[1]); w8(&b, m->flow); w8(&b, m->policy[0]); w8(&b, m->policy[1]);
-        w8(&b, m->is_default); w8(&b, m->account); w32(&b, m->line); w32(&b, m->file);
+        w8(&b, m->is_default); w8(&b, m->account); w32(&b, m->line); w32(&b, m->file); w32(&b, m->key);
     }
     w32(&b, p->ntags);
     for (uint32_t i = 0; i < p->ntags; i++) w32(&b, p->tags[i]);
@@ -203,6 +203,7 @@ void program_save(const Program *p, Buf *out) {
         for (int e = 0; e < EP__COUNT; e++) w32(&b, s->entry[e]);
         w32(&b, s->code_start); w32(&b, s->code_end); w32(&b, s->first_map); w32(&b, s->nmaps);
         w32(&b, s->nregs); w32(&b, s->first_after); w32(&b, s->nafter);
+        for (int k = 0; k < 2; k++) { w32(&b, (uint32_t)s->match_field[k]); w32(&b, (uint32_t)s->account_ref[k]); }
         for (int k = 0; k < 2; k++) w32(&b, (uint32_t)s->track_status[k]);
         for (int k = 0; k < 2; k++) w32(&b, (uint32_t)s->track_last[k]);
         w32(&b, s->line); w32(&b, s->file);
@@ -379,9 +380,16 @@ static int validate(const Program *p, Buf *err) {
                 return fail(err, "sync %u: entry '%s' is outside its code", si, entry_names[e]);
         for (uint32_t k = 0; k < s->nmaps; k++) {
             const PMap *m = &p->maps[s->first_map + k];
-            if (m->flow > 3 || m->policy[0] > 3 || m->policy[1] > 3 || m->file >= p->nfiles) return fail(err, "map %u is malformed", k);
+            if (m->flow > 3 || m->policy[0] > 3 || m->policy[1] > 3 || m->file >= p->nfiles || !str_ok(p, m->key))
+                return fail(err, "map %u is malformed", k);
             for (int t = 0; t < 2; t++)
                 if (m->field[t] != NO_FIELD && m->field[t] >= side_fields(p, s, t)) return fail(err, "map %u writes a field out of range", k);
+        }
+        for (int k = 0; k < 2; k++) {
+            if (s->match_field[k] < -1 || (s->match_field[k] >= 0 && (uint32_t)s->match_field[k] >= side_fields(p, s, k)))
+                return fail(err, "sync %u matches on a field out of range", si);
+            if (s->account_ref[k] < -1 || (s->account_ref[k] >= 0 && (uint32_t)s->account_ref[k] >= side_fields(p, s, k)))
+                return fail(err, "sync %u names an account field out of range", si);
         }
         int32_t tr[2][2] = {{s->track_status[0], s->track_status[1]}, {s->track_last[0], s->track_last[1]}};
         for (int k = 0; k < 2; k++)
@@ -488,13 +496,13 @@ Program *program_load(const unsigned char *data, size_t n, Buf *err) {
         o->deleted = (int32_t)r32(&r); o->list_field = (int32_t)r32(&r); o->converts_to = (int32_t)r32(&r);
         o->converted_by = (int32_t)r32(&r); o->by_other = (uint8_t)r8(&r); o->caps = (uint8_t)r8(&r);
     }
-    p->nmaps = rcount(&r, "maps", 17);
+    p->nmaps = rcount(&r, "maps", 21);
     p->maps = ralloc(p, p->nmaps, sizeof *p->maps);
     for (uint32_t i = 0; i < p->nmaps; i++) {
         PMap *m = &p->maps[i];
         m->field[0] = (uint16_t)r16(&r); m->field[1] = (uint16_t)r16(&r); m->flow = (uint8_t)r8(&r);
         m->policy[0] = (uint8_t)r8(&r); m->policy[1] = (uint8_t)r8(&r); m->is_default = (uint8_t)r8(&r);
-        m->account = (uint8_t)r8(&r); m->line = r32(&r); m->file = r32(&r);
+        m->account = (uint8_t)r8(&r); m->line = r32(&r); m->file = r32(&r); m->key = r32(&r);
     }
     p->ntags = rcount(&r, "tags", 4);
     p->tags = ralloc(p, p->ntags, sizeof *p->tags);
@@ -546,6 +554,7 @@ Program *program_load(const unsigned char *data, size_t n, Buf *err) {
         for (int e = 0; e < EP__COUNT; e++) s->entry[e] = r32(&r);
         s->code_start = r32(&r); s->code_end = r32(&r); s->first_map = r32(&r); s->nmaps = r32(&r);
         s->nregs = r32(&r); s->first_after = r32(&r); s->nafter = r32(&r);
+        for (int k = 0; k < 2; k++) { s->match_field[k] = (int32_t)r32(&r); s->account_ref[k] = (int32_t)r32(&r); }
         for (int k = 0; k < 2; k++) s->track_status[k] = (int32_t)r32(&r);
         for (int k = 0; k < 2; k++) s->track_last[k] = (int32_t)r32(&r);
         s->line = r32(&r); s->file = r32(&r);

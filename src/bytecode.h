@@ -102,6 +102,7 @@ typedef struct PMap {
     uint8_t is_default;    /* came from a mapping (`use`) */
     uint8_t account;       /* an account map */
     uint32_t line, file;   /* where it is written */
+    uint32_t key;          /* string id: its two ends as written, "Email <-> email"; names its base values in the state */
 } PMap;
 
 typedef struct PSide {
@@ -129,6 +130,8 @@ typedef struct PSync {
     uint32_t first_map, nmaps;
     uint32_t nregs;
     uint32_t first_after, nafter; /* indices into Program.u32: syncs that run first */
+    int32_t match_field[2];   /* per side: the field the match key reads, -1 when it is an expression or there is no match */
+    int32_t account_ref[2];   /* per side: the field of the synced object that points at its account, -1 none */
     int32_t track_status[2];  /* side, field; side -1 none */
     int32_t track_last[2];
     uint32_t line, file;   /* the sync's declaration */

@@ -16,8 +16,13 @@
 #include "bytecode.h"
 #include "check.h"
 #include "compile.h"
+#include "engine.h"
 #include "eval.h"
 #include "fmt.h"
+#include "ruletest.h"
+#include "connector.h"
+#include "status.h"
+#include "store.h"
 #include "unit.h"
 #include "util.h"
 #include "value.h"
@@ -45,6 +50,10 @@ static const char usage_main[] =
     "  build    compile a rule file into a program file (.tbc)\n"
     "  explain  show the bytecode of a rule file or program\n"
     "  eval     run one sync's rules on records given by hand\n"
+    "  plan     show what a run would change, and why (changes nothing)\n"
+    "  run      sync: apply the changes and record them\n"
+    "  status   the sync health report: runs, errors, records waiting\n"
+    "  test     run rule test cases (rules, recorded answers, expected plans)\n"
     "  help     show help for a command\n"
     "\n"
     "options for every command:\n"
@@ -100,6 +109,65 @@ static const char usage_explain[] =
     "  --json       the same as JSON, for tools\n"
     "  --no-lines   leave the source lines out (to compare two layouts of a file)\n"
     "  --opcodes    print the instruction reference (docs/opcodes.md)\n";
+
+static const char usage_plan[] =
+    "usage: tandem plan FILE --replay DIR [--json] [--state FILE] [--at DATETIME]\n"
+    "\n"
+    "The dry run: reads what changed in each source since the last run and\n"
+    "prints every change a run would make, each field before -> after with\n"
+    "the rule that decided it, and the records skipped, in conflict, waiting\n"
+    "or in error, with their reasons.  Changes nothing, the state included.\n"
+    "Every sync that is not paused is planned, due or not.\n"
+    "\n"
+    "  --replay DIR   read recorded API answers from DIR/<source>/ (docs/replay.md)\n"
+    "  --json         the plan as JSON (docs/plan.md)\n"
+    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
+    "  --outbox DIR   where earlier replayed runs wrote (default .tandem/outbox)\n"
+    "  --at DATETIME  plan as if it were this time (default: now)\n"
+    "\n"
+    "exit status: 0 nothing to do, 2 changes pending, 1 error\n";
+
+static const char usage_run[] =
+    "usage: tandem run FILE --replay DIR [--now] [--state FILE] [--outbox DIR] [--at DATETIME]\n"
+    "\n"
+    "Runs the syncs that are due: plans them, sends the changes, and records\n"
+    "links, base values, cursors, statuses, errors and an audit log in the\n"
+    "state.  Prints the plan it applied and what the systems refused.\n"
+    "\n"
+    "  --replay DIR   read recorded API answers from DIR/<source>/; the\n"
+    "                 requests go to the outbox instead of the systems\n"
+    "  --now          run every sync that is not paused, due or not\n"
+    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
+    "  --outbox DIR   replay: where requests and their effects go\n"
+    "                 (default .tandem/outbox)\n"
+    "  --at DATETIME  run as if it were this time (default: now)\n"
+    "\n"
+    "exit status: 0 done, 1 errors (records refused or the run failed), 2 usage\n";
+
+static const char usage_status[] =
+    "usage: tandem status FILE [--json] [--state FILE] [--at DATETIME]\n"
+    "\n"
+    "The sync health report (B31): the last runs with their counts, each\n"
+    "sync's last run, next due time, links and records waiting, and the\n"
+    "errors of the last run grouped by reason.\n"
+    "\n"
+    "  --json         the report as JSON\n"
+    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
+    "\n"
+    "exit status: 0 healthy, 1 the last run had errors or the state cannot be read\n";
+
+static const char usage_test[] =
+    "usage: tandem test [--update] [--keep] PATH...\n"
+    "\n"
+    "Runs rule test cases: each .test file holds cases of a rule file, the\n"
+    "recorded answers of each source per run, and the plan each run must\n"
+    "make (docs/testing.md).  A directory runs every .test file in it.\n"
+    "Prints a diff for each failure and ends with 'N passed, N failed'.\n"
+    "\n"
+    "  --update   rewrite the expected plans with what the runs made\n"
+    "  --keep     keep each case's state, answers and outbox, and say where\n"
+    "\n"
+    "exit status: 0 all passed, 1 a case failed, 2 usage\n";
 
 static const char usage_eval[] =
     "usage: tandem eval FILE [--sync NAME] --record SIDE=JSON [--record SIDE=JSON]\n"
@@ -541,6 +609,226 @@ out:
     return rc;
 }
 
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* .tandem/<stem>.db for rules/<stem>.sync: one state per rule file. */
+static char *default_state(const char *file) {
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".sync")) n -= 5;
+    if (n > 4 && !strcmp(base + n - 4, ".tbc")) n -= 4;
+    char *s = malloc(n + 16);
+    if (!s) abort();
+    snprintf(s, n + 16, ".tandem/%.*s.db", (int)n, base);
+    return s;
+}
+
+static int ensure_parent(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    for (char *s = dir + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        mkdir(dir, 0700);
+        *s = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tandem: cannot create '%s': %s\n", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* plan (apply 0) and run (apply 1). */
+static int cmd_sync(int argc, char **argv, int apply) {
+    const char *usage = apply ? usage_run : usage_plan;
+    /* plan's exit 2 means "changes pending", so its usage errors are 1 */
+    int bad = apply ? EXIT_USAGE : EXIT_PROBLEMS;
+    const char *file = NULL, *replay = NULL, *state = NULL, *outbox = NULL;
+    int json = 0, force = 0, rc = EXIT_OK;
+    int64_t at = now_ms();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage, &rc);
+        if (c == 2) return rc == EXIT_USAGE ? bad : rc;
+        if (c == 1) continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--replay") || !strcmp(a, "--state") || !strcmp(a, "--outbox") || !strcmp(a, "--at")) {
+            if (!v) { usage_error(usage, "%s needs a value", a); return bad; }
+            i++;
+        }
+        if (!strcmp(a, "--replay")) replay = v;
+        else if (!strcmp(a, "--state")) state = v;
+        else if (!strcmp(a, "--outbox")) outbox = v;
+        else if (!strcmp(a, "--at")) {
+            if (parse_datetime(v, strlen(v), &at) != 0) { usage_error(usage, "'%s' is not a date-time", v); return bad; }
+        } else if (!strcmp(a, "--json") && !apply) json = 1;
+        else if (!strcmp(a, "--now") && apply) force = 1;
+        else if (a[0] == '-' && a[1]) { usage_error(usage, "unknown option '%s'", a); return bad; }
+        else if (file) { usage_error(usage, "%s", "one rule file at a time"); return bad; }
+        else file = a;
+    }
+    if (!file) { usage_error(usage, "%s", "no rule file given"); return bad; }
+    if (!replay) {
+        fprintf(stderr, "tandem: %s: live connectors are not part of this build yet; give recorded answers with --replay DIR\n", file);
+        return EXIT_PROBLEMS;
+    }
+    Program *p = load_program(file);
+    if (!p) return EXIT_PROBLEMS;
+    char *def_state = state ? NULL : default_state(file);
+    if (!state) state = def_state;
+    if (!outbox) outbox = ".tandem/outbox";
+    Buf err;
+    buf_init(&err);
+    Store *st = NULL;
+    Connector **src = NULL;
+    uint32_t nsrc = 0;
+    Plan pl;
+    plan_init(&pl, p, at);
+    EngineResult res;
+    memset(&res, 0, sizeof res);
+    buf_init(&res.failures);
+    if (apply && ensure_parent(state) != 0) { rc = EXIT_PROBLEMS; goto out; }
+    st = store_open(state, apply ? 0 : STORE_READONLY, &err);
+    if (!st) { fprintf(stderr, "tandem: %s\n", buf_str(&err)); rc = EXIT_PROBLEMS; goto out; }
+    if (replay_open_all(p, replay, outbox, at, &src, &nsrc, &err) != 0) {
+        fprintf(stderr, "tandem: %s\n", buf_str(&err));
+        rc = EXIT_PROBLEMS;
+        goto out;
+    }
+    EngineOptions o;
+    memset(&o, 0, sizeof o);
+    o.rules = file;
+    o.now = at;
+    o.apply = apply;
+    o.force = force || !apply;
+    const char *crash = getenv("TANDEM_TEST_CRASH");
+    o.crash_after_send = apply && crash && !strcmp(crash, "after-send");
+    int r = engine_run(p, st, src, nsrc, &o, &pl, &res, &err);
+    Buf out;
+    buf_init(&out);
+    if (json) plan_json(&pl, &out);
+    else plan_text(&pl, &out);
+    fputs(buf_str(&out), stdout);
+    buf_free(&out);
+    if (r != 0) {
+        fprintf(stderr, "tandem: %s\n", buf_str(&err));
+        rc = EXIT_PROBLEMS;
+    } else if (apply) {
+        printf("Applied %lld change%s", (long long)res.applied, res.applied == 1 ? "" : "s");
+        if (res.failed) printf("; %lld refused:\n%s", (long long)res.failed, buf_str(&res.failures));
+        else printf(".\n");
+        int64_t errors = res.failed;
+        for (uint32_t i = 0; i < p->nsyncs; i++) errors += pl.sum[i].errors;
+        rc = errors ? EXIT_PROBLEMS : EXIT_OK;
+    } else {
+        int64_t errors = 0;
+        for (uint32_t i = 0; i < p->nsyncs; i++) errors += pl.sum[i].errors;
+        rc = errors ? EXIT_PROBLEMS : plan_pending(&pl) ? 2 : EXIT_OK;
+    }
+out:
+    buf_free(&res.failures);
+    plan_free(&pl);
+    if (src) connectors_close(src, nsrc);
+    store_close(st);
+    buf_free(&err);
+    free(def_state);
+    program_free(p);
+    return rc;
+}
+
+static int cmd_status(int argc, char **argv) {
+    const char *file = NULL, *state = NULL;
+    int json = 0, rc = EXIT_OK;
+    int64_t at = now_ms();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_status, &rc);
+        if (c == 2) return rc;
+        if (c == 1) continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--state") || !strcmp(a, "--at")) {
+            if (!v) return usage_error(usage_status, "%s needs a value", a);
+            i++;
+        }
+        if (!strcmp(a, "--state")) state = v;
+        else if (!strcmp(a, "--at")) {
+            if (parse_datetime(v, strlen(v), &at) != 0) return usage_error(usage_status, "'%s' is not a date-time", v);
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1]) return usage_error(usage_status, "unknown option '%s'", a);
+        else if (file) return usage_error(usage_status, "%s", "one rule file at a time");
+        else file = a;
+    }
+    if (!file) return usage_error(usage_status, "%s", "no rule file given");
+    Program *p = load_program(file);
+    if (!p) return EXIT_PROBLEMS;
+    char *def_state = state ? NULL : default_state(file);
+    if (!state) state = def_state;
+    Buf err, out;
+    buf_init(&err);
+    buf_init(&out);
+    struct stat sb;
+    Store *st = NULL;
+    if (stat(state, &sb) != 0) {
+        fprintf(stderr, "tandem: %s: no state yet: nothing has run ('tandem run %s')\n", state, file);
+        rc = EXIT_PROBLEMS;
+    } else if (!(st = store_open(state, STORE_READONLY, &err))) {
+        fprintf(stderr, "tandem: %s\n", buf_str(&err));
+        rc = EXIT_PROBLEMS;
+    } else {
+        int healthy = 1;
+        if (status_report(p, st, state, at, json, &out, &healthy, &err) != 0) {
+            fprintf(stderr, "tandem: %s\n", buf_str(&err));
+            rc = EXIT_PROBLEMS;
+        } else {
+            fputs(buf_str(&out), stdout);
+            rc = healthy ? EXIT_OK : EXIT_PROBLEMS;
+        }
+    }
+    store_close(st);
+    buf_free(&err);
+    buf_free(&out);
+    free(def_state);
+    program_free(p);
+    return rc;
+}
+
+static int cmd_test(int argc, char **argv) {
+    int update = 0, keep = 0, rc = EXIT_OK, n = 0;
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    if (!paths) return EXIT_PROBLEMS;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_option(argc, argv, &i, usage_test, &rc);
+        if (c == 2) { free(paths); return rc; }
+        if (c == 1) continue;
+        if (!strcmp(a, "--update")) update = 1;
+        else if (!strcmp(a, "--keep")) keep = 1;
+        else if (a[0] == '-' && a[1]) { free(paths); return usage_error(usage_test, "unknown option '%s'", a); }
+        else paths[n++] = a;
+    }
+    if (!n) { free(paths); return usage_error(usage_test, "%s", "no test file or directory given"); }
+    char buf[PATH_MAX + 64], shortbuf[PATH_MAX + 64];
+    RuleTestOptions o;
+    memset(&o, 0, sizeof o);
+    o.stdlib = shorten(find_stdlib(buf, sizeof buf), shortbuf, sizeof shortbuf);
+    o.update = update;
+    o.keep = keep;
+    o.color = want_color(stdout);
+    int passed = 0, failed = 0;
+    for (int i = 0; i < n; i++) ruletest_path(paths[i], &o, stdout, &passed, &failed);
+    printf("%d passed, %d failed\n", passed, failed);
+    free(paths);
+    return failed ? EXIT_PROBLEMS : EXIT_OK;
+}
+
 static int cmd_help(int argc, char **argv) {
     if (argc < 2) { fputs(usage_main, stdout); return EXIT_OK; }
     if (strcmp(argv[1], "check") == 0) fputs(usage_check, stdout);
@@ -548,6 +836,10 @@ static int cmd_help(int argc, char **argv) {
     else if (strcmp(argv[1], "build") == 0) fputs(usage_build, stdout);
     else if (strcmp(argv[1], "explain") == 0) fputs(usage_explain, stdout);
     else if (strcmp(argv[1], "eval") == 0) fputs(usage_eval, stdout);
+    else if (strcmp(argv[1], "plan") == 0) fputs(usage_plan, stdout);
+    else if (strcmp(argv[1], "run") == 0) fputs(usage_run, stdout);
+    else if (strcmp(argv[1], "status") == 0) fputs(usage_status, stdout);
+    else if (strcmp(argv[1], "test") == 0) fputs(usage_test, stdout);
     else if (strcmp(argv[1], "help") == 0) fputs(usage_main, stdout);
     else return usage_error(usage_main, "unknown command '%s'", argv[1]);
     return EXIT_OK;
@@ -564,9 +856,13 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "build") == 0) return cmd_build(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0) return cmd_sync(argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "run") == 0) return cmd_sync(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "status") == 0) return cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "test") == 0) return cmd_test(argc - 1, argv + 1);
     Suggest sg;
     suggest_init(&sg, cmd);
-    static const char *const cmds[] = {"check", "fmt", "build", "explain", "eval", "help", NULL};
+    static const char *const cmds[] = {"check", "fmt", "build", "explain", "eval", "plan", "run", "status", "test", "help", NULL};
     for (int i = 0; cmds[i]; i++) suggest_try(&sg, cmds[i]);
     fprintf(stderr, "tandem: unknown command '%s'%s%s%s\n", cmd, sg.best ? " (did you mean '" : "",
             sg.best ? sg.best : "", sg.best ? "'?)" : "");

@@ -610,10 +610,39 @@ static uint32_t convert_into(Cc *cc, Node *map, int t, uint32_t src, uint32_t ds
     return dst;
 }
 
+/* A map end as written, blanks collapsed: `join(" ", FirstName, LastName)`. */
+static void end_text(Cc *cc, const Node *n, Buf *out) {
+    SrcFile *f = diags_file(cc->d, n->loc.file);
+    if (!f) return;
+    const char *s = f->text + n->loc.off;
+    int blank = 0;
+    for (uint32_t i = 0; i < n->loc.len; i++) {
+        char ch = s[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') { blank = 1; continue; }
+        if (blank && out->n) buf_putc(out, ' ');
+        blank = 0;
+        buf_putc(out, ch);
+    }
+}
+
+/* The name a map's base values go by in the state: its two ends, so that
+ * editing other maps of the file (or reordering them) keeps every base. */
+static uint32_t map_key(Cc *cc, const Node *map) {
+    Buf b;
+    buf_init(&b);
+    end_text(cc, map->a, &b);
+    buf_puts(&b, " <-> ");
+    end_text(cc, map->b, &b);
+    uint32_t id = str_id(cc, buf_str(&b), b.n);
+    buf_free(&b);
+    return id;
+}
+
 static uint32_t map_index(Cc *cc, Node *map, int account) {
     MapSem *ms = map->sym;
     PMap pm;
     memset(&pm, 0, sizeof pm);
+    pm.key = map_key(cc, map);
     for (int t = 0; t < 2; t++) pm.field[t] = ms->field[t] ? (uint16_t)ms->field[t]->index : NO_FIELD;
     pm.flow = (uint8_t)ms->flow;
     pm.policy[0] = (uint8_t)ms->policy[0];
@@ -630,7 +659,9 @@ static uint32_t map_index(Cc *cc, Node *map, int account) {
 /* The merge of one map: both ends, both converted values, both bases. */
 static void merge_map(Cc *cc, Node *map, uint32_t k) {
     MapSem *ms = map->sym;
-    here(cc, map);
+    /* A default mapping's code stands at the `use` that brought it: the
+     * rule file's line, not the stdlib's. */
+    here(cc, ms->is_default ? ms->use : map);
     uint32_t save = cc->top, w = cc->top;
     for (int i = 0; i < 6; i++) reg(cc);
     expr(cc, map->a, w);
@@ -989,9 +1020,25 @@ static void compile_sync(Cc *cc, Sync *sy, PSync *ps) {
         if (it->kind == NODE_TRACK && it->op == TK_STATUS && !track_s) track_s = it;
         if (it->kind == NODE_TRACK && it->op == TK_LAST && !track_l) track_l = it;
     }
+    for (int k = 0; k < 2; k++) ps->match_field[k] = ps->account_ref[k] = -1;
     if (acc && acc->a->sym && acc->b->sym) {
-        ps->side[0].account = (int32_t)obj_id(cc, acc->a->sym);
-        ps->side[1].account = (int32_t)obj_id(cc, acc->b->sym);
+        Object *ao[2] = {acc->a->sym, acc->b->sym};
+        for (int k = 0; k < 2; k++) {
+            ps->side[k].account = (int32_t)obj_id(cc, ao[k]);
+            /* The person's field that points at its account: the reference
+             * to the account object (Contact.AccountId, contact.account). */
+            Object *po = sy->side[k].obj;
+            for (int i = 0; i < po->nfields; i++) {
+                const Type *t = &po->fields[i]->ty;
+                if (t->k == TY_REFERENCE && t->ref && !strcmp(t->ref, ao[k]->name)) { ps->account_ref[k] = i; break; }
+            }
+        }
+    }
+    Node *mi = match_item(sy);
+    if (mi) {
+        Node *ends[2] = {mi->a, mi->b};
+        for (int k = 0; k < 2; k++)
+            if (ends[k]->kind == NODE_FIELDREF && ends[k]->sym) ps->match_field[k] = ((Field *)ends[k]->sym)->index;
     }
     ps->flow = (uint8_t)sy->flow;
     ps->prefer = (int8_t)(sy->prefer >= 0 && sy->prefer <= 2 ? sy->prefer : -1);

@@ -40,9 +40,11 @@ static void put_field(const Program *p, uint32_t object, uint32_t f, Buf *out) {
 /* One action per line: the rule, then what it does. */
 static void render(const Program *p, const PSync *s, const ActionBuf *b, const uint32_t obj[2], const char *rec_id,
                    Buf *out) {
-    if (b->n == 0) { buf_puts(out, "  nothing to do\n"); return; }
+    size_t shown = 0;
     for (size_t i = 0; i < b->n; i++) {
         const Action *a = &b->v[i];
+        if (a->kind == ACT_BASE) continue; /* the engine's bookkeeping */
+        shown++;
         const char *src = program_str(p, s->side[a->side].source);
         buf_puts(out, "  ");
         where(p, a->pc, out);
@@ -89,6 +91,7 @@ static void render(const Program *p, const PSync *s, const ActionBuf *b, const u
         }
         buf_putc(out, '\n');
     }
+    if (!shown) buf_puts(out, "  nothing to do\n");
 }
 
 static int fits(const Program *p, uint32_t s, const EvalInput *in) {

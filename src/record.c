@@ -99,33 +99,113 @@ int value_from_json(const cJSON *j, int type, Arena *a, Value *out, Buf *err) {
     return -1;
 }
 
-static const char *name_of(const cJSON *e, Arena *a) {
-    if (cJSON_IsString(e)) return arena_strdup(a, e->valuestring);
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "tag");
-    if (!cJSON_IsString(n)) n = cJSON_GetObjectItemCaseSensitive(e, "name");
-    return cJSON_IsString(n) ? arena_strdup(a, n->valuestring) : NULL;
+void record_init(const Program *p, uint32_t object, Arena *a, Record *r) {
+    memset(r, 0, sizeof *r);
+    const PObject *o = &p->objects[object];
+    r->object = object;
+    r->fields = arena_alloc(a, (size_t)(o->nfields ? o->nfields : 1) * sizeof *r->fields);
+    size_t words = (p->ntags + 63) / 64;
+    r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
+    r->created = INT64_MIN;
+    r->vm.f = r->fields;
+    r->vm.nf = o->nfields;
+    r->vm.tags = r->tags;
+    r->vm.modified = INT64_MIN;
 }
 
-static int names_of(const cJSON *arr, Arena *a, const char ***out, uint32_t *n, const char *what, Buf *err) {
-    *out = NULL;
-    *n = 0;
-    if (!arr) return 0;
+/* Grows an arena array of pointers by doubling (the old block stays in the
+ * arena until the batch ends; records have few tags). */
+static const char **grow(Arena *a, const char **v, uint32_t n, uint32_t *cap) {
+    if (n < *cap) return v;
+    uint32_t nc = *cap ? *cap * 2 : 4;
+    const char **w = arena_alloc(a, nc * sizeof *w);
+    if (n) memcpy(w, v, n * sizeof *w);
+    *cap = nc;
+    return w;
+}
+
+void record_add_tag(Record *r, Arena *a, const char *name, const char *ref) {
+    for (uint32_t i = 0; i < r->ntag_names; i++)
+        if (!strcmp(r->tag_names[i], name)) return;
+    uint32_t cap = r->cap_tags;
+    r->tag_names = grow(a, r->tag_names, r->ntag_names, &cap);
+    uint32_t cap2 = r->cap_tags;
+    r->tag_refs = grow(a, r->tag_refs, r->ntag_names, &cap2);
+    r->cap_tags = cap;
+    r->tag_names[r->ntag_names] = arena_strdup(a, name);
+    r->tag_refs[r->ntag_names] = ref ? arena_strdup(a, ref) : NULL;
+    r->ntag_names++;
+}
+
+void record_add_list(Record *r, Arena *a, const char *name) {
+    for (uint32_t i = 0; i < r->nlists; i++)
+        if (!strcmp(r->lists[i], name)) return;
+    r->lists = grow(a, r->lists, r->nlists, &r->cap_lists);
+    r->lists[r->nlists++] = arena_strdup(a, name);
+}
+
+int record_set_json(const Program *p, Record *r, Arena *a, const char *name, const cJSON *v, Buf *err) {
+    int fid = program_field(p, r->object, name);
+    if (fid < 0) return 1;
+    const PObject *o = &p->objects[r->object];
+    const PField *f = &p->fields[o->first_field + (uint32_t)fid];
+    Buf why;
+    buf_init(&why);
+    int rc = value_from_json(v, f->type, a, &r->fields[fid], &why);
+    if (rc != 0) buf_printf(err, "field %s: %s", name, buf_str(&why));
+    buf_free(&why);
+    return rc != 0 ? -1 : 0;
+}
+
+static int64_t time_of(Value v) {
+    if (v.t == VT_DATETIME) return v.u.i;
+    if (v.t == VT_DATE) return v.u.i * 86400000LL;
+    return INT64_MIN;
+}
+
+void record_finish(const Program *p, Record *r, Arena *a) {
+    const PObject *o = &p->objects[r->object];
+    size_t words = (p->ntags + 63) / 64;
+    memset(r->tags, 0, (words ? words : 1) * sizeof *r->tags);
+    for (uint32_t i = 0; i < r->ntag_names; i++)
+        for (uint32_t t = 0; t < p->ntags; t++)
+            if (!strcmp(program_str(p, p->tags[t]), r->tag_names[i])) r->tags[t / 64] |= 1ull << (t % 64);
+    if (o->key >= 0 && !value_blank(r->fields[o->key])) {
+        Buf b;
+        buf_init(&b);
+        value_format(r->fields[o->key], &b);
+        r->vm.id = arena_strndup(a, buf_str(&b), b.n);
+        r->vm.idlen = (uint32_t)b.n;
+        buf_free(&b);
+    }
+    if (o->modified >= 0) r->vm.modified = time_of(r->fields[o->modified]);
+    if (o->created >= 0) r->created = time_of(r->fields[o->created]);
+    if (o->deleted >= 0 && r->fields[o->deleted].t == VT_BOOL && r->fields[o->deleted].u.b) r->deleted = 1;
+}
+
+static const char *name_of(const cJSON *e) {
+    if (cJSON_IsString(e)) return e->valuestring;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "tag");
+    if (!cJSON_IsString(n)) n = cJSON_GetObjectItemCaseSensitive(e, "name");
+    return cJSON_IsString(n) ? n->valuestring : NULL;
+}
+
+static int names_of(const cJSON *arr, Record *r, Arena *a, int tags, Buf *err) {
+    const char *what = tags ? "tags" : "lists";
     if (!cJSON_IsArray(arr)) { buf_printf(err, "'%s' is a list", what); return -1; }
-    int cnt = cJSON_GetArraySize(arr);
-    *out = arena_alloc(a, (size_t)(cnt ? cnt : 1) * sizeof **out);
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
-        const char *s = name_of(e, a);
+        const char *s = name_of(e);
         if (!s) { buf_printf(err, "an entry of '%s' has no name", what); return -1; }
-        (*out)[(*n)++] = s;
+        if (tags) record_add_tag(r, a, s, NULL);
+        else record_add_list(r, a, s);
     }
     return 0;
 }
 
 int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena *a, Record *r, Buf *err, Buf *unknown) {
-    memset(r, 0, sizeof *r);
+    record_init(p, object, a, r);
     const PObject *o = &p->objects[object];
-    r->object = object;
     if (!cJSON_IsObject(obj)) { buf_puts(err, "a record is a JSON object"); return -1; }
     /* ActiveCampaign answers {"contact": {...}, "fieldValues": [...]}: the
      * record is the member named for the object. */
@@ -139,65 +219,26 @@ int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena 
         }
         obj = inner;
     }
-    r->fields = arena_alloc(a, (size_t)(o->nfields ? o->nfields : 1) * sizeof *r->fields);
-    size_t words = (p->ntags + 63) / 64;
-    r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
     const cJSON *e;
     cJSON_ArrayForEach(e, obj) {
         const char *k = e->string;
-        if (!strcmp(k, "tags")) {
-            if (names_of(e, a, &r->tag_names, &r->ntag_names, "tags", err)) return -1;
-            continue;
-        }
-        if (!strcmp(k, "lists")) {
-            if (names_of(e, a, &r->lists, &r->nlists, "lists", err)) return -1;
+        if (!strcmp(k, "tags") || !strcmp(k, "lists")) {
+            if (names_of(e, r, a, k[0] == 't', err)) return -1;
             continue;
         }
         if (!strcmp(k, "attributes")) continue; /* Salesforce's type and url */
         if (!strncmp(k, "@odata.", 7)) continue; /* Dynamics 365's etag and context */
-        int fid = program_field(p, object, k);
-        if (fid < 0) {
-            if (unknown) {
-                if (unknown->n) buf_puts(unknown, ", ");
-                buf_puts(unknown, k);
-                Suggest sg;
-                suggest_init(&sg, k);
-                for (uint32_t i = 0; i < o->nfields; i++) suggest_try(&sg, program_str(p, p->fields[o->first_field + i].name));
-                if (sg.best) buf_printf(unknown, " (did you mean %s?)", sg.best);
-            }
-            continue;
+        int rc = record_set_json(p, r, a, k, e, err);
+        if (rc < 0) return -1;
+        if (rc > 0 && unknown) {
+            if (unknown->n) buf_puts(unknown, ", ");
+            buf_puts(unknown, k);
+            Suggest sg;
+            suggest_init(&sg, k);
+            for (uint32_t i = 0; i < o->nfields; i++) suggest_try(&sg, program_str(p, p->fields[o->first_field + i].name));
+            if (sg.best) buf_printf(unknown, " (did you mean %s?)", sg.best);
         }
-        const PField *f = &p->fields[o->first_field + (uint32_t)fid];
-        Buf why;
-        buf_init(&why);
-        if (value_from_json(e, f->type, a, &r->fields[fid], &why) != 0) {
-            buf_printf(err, "field %s: %s", k, buf_str(&why));
-            buf_free(&why);
-            return -1;
-        }
-        buf_free(&why);
     }
-    for (uint32_t i = 0; i < r->ntag_names; i++)
-        for (uint32_t t = 0; t < p->ntags; t++)
-            if (!strcmp(program_str(p, p->tags[t]), r->tag_names[i])) r->tags[t / 64] |= 1ull << (t % 64);
-    r->vm.f = r->fields;
-    r->vm.nf = o->nfields;
-    r->vm.tags = r->tags;
-    r->vm.modified = INT64_MIN;
-    if (o->key >= 0) {
-        Value id = r->fields[o->key];
-        Buf b;
-        buf_init(&b);
-        value_format(id, &b);
-        r->vm.id = arena_strndup(a, buf_str(&b), b.n);
-        r->vm.idlen = (uint32_t)b.n;
-        buf_free(&b);
-    }
-    if (o->modified >= 0) {
-        Value m = r->fields[o->modified];
-        if (m.t == VT_DATETIME) r->vm.modified = m.u.i;
-        else if (m.t == VT_DATE) r->vm.modified = m.u.i * 86400000LL;
-    }
-    if (o->deleted >= 0) r->deleted = r->fields[o->deleted].t == VT_BOOL && r->fields[o->deleted].u.b;
+    record_finish(p, r, a);
     return 0;
 }

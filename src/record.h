@@ -22,11 +22,27 @@ typedef struct Record {
     Value *fields;         /* storage behind vm.f */
     uint64_t *tags;        /* storage behind vm.tags: bits over Program.tags */
     const char **tag_names;/* every tag the record carries, as given */
-    uint32_t ntag_names;
+    const char **tag_refs; /* per tag: the system's id of the tagging (ActiveCampaign's contactTag id), or NULL */
+    uint32_t ntag_names, cap_tags;
     const char **lists;    /* lists it is on */
-    uint32_t nlists;
-    int deleted;           /* its deleted field is true */
+    uint32_t nlists, cap_lists;
+    int deleted;           /* its deleted field is true, or the system reported it deleted */
+    int64_t created;       /* creation time (ms UTC), INT64_MIN unknown; vm.modified holds the change time */
 } Record;
+
+/* An empty record of program object `object`: every field null, no tags. */
+void record_init(const Program *p, uint32_t object, Arena *a, Record *r);
+/* Adds a tag (ref may be NULL) or a list membership; a repeated name is kept once. */
+void record_add_tag(Record *r, Arena *a, const char *name, const char *ref);
+void record_add_list(Record *r, Arena *a, const char *name);
+/* Sets field `name` from a JSON value, converted to the field's type.
+ * 1 when the object has no such field (nothing set), 0 when set, -1 with
+ * the reason in err when the value does not fit the field. */
+int record_set_json(const Program *p, Record *r, Arena *a, const char *name, const cJSON *v, Buf *err);
+/* Once the fields are in: the id, change and creation times and the
+ * deleted flag from the object's key, modified, created and deleted
+ * fields, and the tag bits the VM tests. */
+void record_finish(const Program *p, Record *r, Arena *a);
 
 /* A JSON value as a value of field type `type` (a TypeKind); -1 with a
  * reason in err when it cannot be one.  Text is copied into a. */

@@ -134,8 +134,10 @@ static void set_main_dir(Unit *u, const char *path) {
     if (slash == path) u->main_dir = "/";
 }
 
+void unit_set_dir(Unit *u, const char *dir) { u->main_dir = arena_strdup(&u->arena, dir); }
+
 int unit_load_text(Unit *u, const char *name, const char *text, size_t len) {
-    set_main_dir(u, name);
+    if (!u->main_dir) set_main_dir(u, name);
     Module *m = add_module(u, name, name, text, len, 1);
     /* A rule file that names itself in `use` does not load itself again. */
     const char *base = strrchr(name, '/');

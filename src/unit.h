@@ -45,6 +45,9 @@ void unit_free(Unit *u);
 int unit_load_file(Unit *u, const char *path);
 /* The same for text in memory, shown in diagnostics as `name`. */
 int unit_load_text(Unit *u, const char *name, const char *text, size_t len);
+/* Where the rule file looks for modules beside it, when its name (as
+ * shown in diagnostics) is not where it is; call before loading. */
+void unit_set_dir(Unit *u, const char *dir);
 /* Modules found in the stdlib directories, for suggestions and docs. */
 int unit_list_stdlib(Unit *u, const char ***names);
 

@@ -89,3 +89,55 @@ int str_ieq(const char *a, const char *b) {
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
     return *a == *b;
 }
+
+static char **split_lines(const char *s, int *n) {
+    int cap = 16, k = 0;
+    char **v = malloc((size_t)cap * sizeof *v);
+    if (!v) abort();
+    for (const char *p = s; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (k == cap) {
+            cap *= 2;
+            char **w = realloc(v, (size_t)cap * sizeof *v);
+            if (!w) abort();
+            v = w;
+        }
+        v[k] = malloc(len + 1);
+        if (!v[k]) abort();
+        memcpy(v[k], p, len);
+        v[k][len] = 0;
+        k++;
+        p += len + (e ? 1 : 0);
+    }
+    *n = k;
+    return v;
+}
+
+void text_diff(const char *expected, const char *actual, Buf *out) {
+    int n, m;
+    char **a = split_lines(expected, &n), **b = split_lines(actual, &m);
+    if ((long)n * m > 4000000) {
+        buf_puts(out, "  (outputs too long to diff)\n");
+    } else {
+        int *L = calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
+        if (!L) abort();
+#define LL(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
+        for (int i = n - 1; i >= 0; i--)
+            for (int j = m - 1; j >= 0; j--)
+                LL(i, j) = strcmp(a[i], b[j]) == 0 ? LL(i + 1, j + 1) + 1
+                           : (LL(i + 1, j) > LL(i, j + 1) ? LL(i + 1, j) : LL(i, j + 1));
+        int i = 0, j = 0;
+        while (i < n || j < m) {
+            if (i < n && j < m && strcmp(a[i], b[j]) == 0) { buf_printf(out, "   %s\n", a[i]); i++; j++; }
+            else if (j < m && (i == n || LL(i, j + 1) >= LL(i + 1, j))) { buf_printf(out, "  +%s\n", b[j]); j++; }
+            else { buf_printf(out, "  -%s\n", a[i]); i++; }
+        }
+#undef LL
+        free(L);
+    }
+    for (int i = 0; i < n; i++) free(a[i]);
+    for (int i = 0; i < m; i++) free(b[i]);
+    free(a);
+    free(b);
+}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /* Finds the candidate closest to a misspelled name.  A candidate differing
  * only in case always wins; otherwise the edit distance (with
  * transpositions) must be at most a third of the name's length. */
@@ -26,5 +28,10 @@ uint32_t hash_str(const char *s, size_t n);
 char *read_file(const char *path, size_t *len);
 
 int str_ieq(const char *a, const char *b);
+
+/* A line diff of two texts (longest common subsequence): lines only in
+ * `expected` start with "-", only in `actual` with "+", common ones with
+ * " "; each line indented by two spaces. */
+void text_diff(const char *expected, const char *actual, Buf *out);
 
 #endif

@@ -309,7 +309,8 @@ VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result) {
             mi.policy[1] = m->policy[1];
             mi.prefer = s->prefer;
             for (int k = 0; k < 2; k++) mi.modified[k] = run->rec[k] ? run->rec[k]->modified : INT64_MIN;
-            MergeOut mo = merge_decide(&mi);
+            MergeOut mo = {{0, 0}, 0};
+            if (!run->observe) mo = merge_decide(&mi);
             for (int t = 0; t < 2; t++) {
                 if (!mo.write[t] || m->field[t] == NO_FIELD) continue;
                 Action *a = emit(out);
@@ -327,6 +328,16 @@ VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result) {
                 a->arg = in->b;
                 a->value = mi.cur[0];
                 a->other = mi.cur[1];
+                a->pc = pc - 1;
+            }
+            /* After a conflict nothing is written, so the base stays what it
+             * was: the conflict is still there next run. */
+            if (!mo.conflict) {
+                Action *a = emit(out);
+                a->kind = ACT_BASE;
+                a->arg = in->b;
+                a->value = mo.write[0] && m->field[0] != NO_FIELD ? mi.give[0] : mi.cur[0];
+                a->other = mo.write[1] && m->field[1] != NO_FIELD ? mi.give[1] : mi.cur[1];
                 a->pc = pc - 1;
             }
             vmbreak;

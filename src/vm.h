@@ -43,7 +43,8 @@ typedef enum ActKind {
     ACT_CONFLICT,   /* map arg changed on both sides: value = left, other = right */
     ACT_SKIP,       /* the record is skipped: skip rule arg, or msg */
     ACT_WAIT,       /* the record waits (a link it needs does not exist yet): msg */
-    ACT_ERROR       /* a run-time error for this record: msg */
+    ACT_ERROR,      /* a run-time error for this record: msg */
+    ACT_BASE        /* map arg: what each end holds once the sets are applied (value: left, other: right), the next run's base */
 } ActKind;
 
 typedef struct Action {
@@ -77,6 +78,7 @@ typedef struct VmRun {
     int64_t first_run;     /* when this sync first ran, ms UTC */
     ActionBuf *out;        /* where actions go (the caller owns it) */
     VmLinkFn link;         /* for Via; NULL: no links */
+    int observe;           /* Merge decides nothing: it only reports each end's value (ACT_BASE) */
     void *link_ctx;
 } VmRun;
 

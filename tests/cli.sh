@@ -202,6 +202,43 @@ for c in build explain eval; do
     contains "$c --help" "$TMP/out" "usage: tandem $c"
 done
 
+# plan, run, status over recorded answers
+mkdir -p "$TMP/replay/sf" "$TMP/replay/ac"
+cat >"$TMP/replay/sf/Lead.json" <<'EOF'
+{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Lead"}, "Id": "00Q1", "FirstName": "Ann", "LastName": "Lee", "Company": "Acme", "Email": "ann@acme.example", "SystemModstamp": "2026-11-01T09:00:00.000+0000"}]}
+EOF
+echo '{"contacts": [], "meta": {"total": "0"}}' >"$TMP/replay/ac/contact.json"
+printf '%s\ninitial sync on\nsync leads: sf.Lead -> ac.contact {\n    match Email = email\n    use defaults\n}\n' "$HEAD" >"$TMP/one.sync"
+S="--state $TMP/st/one.db"
+expect "plan without answers" 1 "$T" plan "$TMP/one.sync"
+contains "plan without answers" "$TMP/err" "--replay"
+expect "plan with changes pending" 2 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" $S --at 2026-11-02T10:00:00Z
+contains "plan with changes pending" "$TMP/out" '+ create ac.contact "ann@acme.example" from sf 00Q1'
+if [ ! -e "$TMP/st/one.db" ]; then ok; else bad "plan wrote a state file"; fi
+expect "plan --json" 2 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" $S --json --at 2026-11-02T10:00:00Z
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["summary"]["creates"] == 1' "$TMP/out"; then ok; else bad "plan --json is not the documented JSON"; fi
+expect "plan usage error" 1 "$T" plan --bogus
+expect "status before any run" 1 "$T" status "$TMP/one.sync" $S
+expect "run" 0 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T10:00:00Z
+contains "run" "$TMP/out" "Applied 1 change."
+contains "run wrote its request" "$TMP/outbox/ac/requests.jsonl" '"path":"/contact/sync"'
+if [ "$(stat -c %a "$TMP/st/one.db")" = 600 ]; then ok; else bad "state file mode is not 0600"; fi
+expect "plan after the run: nothing to do" 0 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T11:00:00Z
+expect "status" 0 "$T" status "$TMP/one.sync" $S
+contains "status" "$TMP/out" "leads: last run 2026-11-02T10:00:00Z"
+expect "status --json" 0 "$T" status "$TMP/one.sync" $S --json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["syncs"][0]["links"] == 1' "$TMP/out"; then ok; else bad "status --json"; fi
+echo '{"totalSize": 1, "done": true, "records": [{"Id": "00Q2", "AnnualRevenue": "lots", "SystemModstamp": "2026-11-02T10:30:00Z"}]}' >"$TMP/replay/sf/Lead.json"
+expect "a record that does not read is an error" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T12:00:00Z
+contains "a record that does not read is an error" "$TMP/out" "! error sf.Lead 00Q2: field AnnualRevenue: expected a number"
+echo '{"totalSize": 1, "done": tru' >"$TMP/replay/sf/Lead.json"
+expect "a broken answer" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T13:00:00Z
+contains "a broken answer" "$TMP/err" "Lead.json:1: not valid JSON"
+for c in plan run status test; do
+    expect "$c --help" 0 "$T" "$c" --help
+    contains "$c --help" "$TMP/out" "usage: tandem $c"
+done
+
 # install: the binary finds its stdlib relative to itself
 if make -s install BUILD="$BUILD" PREFIX=/opt/tandem DESTDIR="$TMP/root" >"$TMP/out" 2>&1; then
     ok

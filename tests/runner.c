@@ -52,57 +52,12 @@ typedef struct Case {
 
 /* ------------------------------------------------------------- diffing */
 
-static void split_lines(const char *s, char ***out, int *n) {
-    int cap = 16, k = 0;
-    char **v = malloc((size_t)cap * sizeof *v);
-    const char *p = s;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (k == cap) { cap *= 2; v = realloc(v, (size_t)cap * sizeof *v); }
-        v[k] = malloc(len + 1);
-        memcpy(v[k], p, len);
-        v[k][len] = 0;
-        k++;
-        p += len + (e ? 1 : 0);
-    }
-    *out = v;
-    *n = k;
-}
-
-static void free_lines(char **v, int n) {
-    for (int i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
-/* A line diff (longest common subsequence), "-" expected, "+" actual. */
 static void print_diff(const char *exp, const char *act) {
-    char **a, **b;
-    int n, m;
-    split_lines(exp, &a, &n);
-    split_lines(act, &b, &m);
-    if ((long)n * m > 4000000) {
-        printf("  (outputs too long to diff)\n");
-        free_lines(a, n);
-        free_lines(b, m);
-        return;
-    }
-    int *L = calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
-#define LL(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
-    for (int i = n - 1; i >= 0; i--)
-        for (int j = m - 1; j >= 0; j--)
-            LL(i, j) = strcmp(a[i], b[j]) == 0 ? LL(i + 1, j + 1) + 1
-                       : (LL(i + 1, j) > LL(i, j + 1) ? LL(i + 1, j) : LL(i, j + 1));
-    int i = 0, j = 0;
-    while (i < n || j < m) {
-        if (i < n && j < m && strcmp(a[i], b[j]) == 0) { printf("   %s\n", a[i]); i++; j++; }
-        else if (j < m && (i == n || LL(i, j + 1) >= LL(i + 1, j))) { printf("  +%s\n", b[j]); j++; }
-        else { printf("  -%s\n", a[i]); i++; }
-    }
-#undef LL
-    free(L);
-    free_lines(a, n);
-    free_lines(b, m);
+    Buf b;
+    buf_init(&b);
+    text_diff(exp, act, &b);
+    fputs(buf_str(&b), stdout);
+    buf_free(&b);
 }
 
 /* --------------------------------------------------------- running cases */

@@ -6,6 +6,8 @@ int unit_passed, unit_failed;
 int main(void) {
     test_front();
     test_vm_all();
+    test_codec_all();
+    test_store_all();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed ? 1 : 0;
 }

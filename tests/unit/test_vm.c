@@ -187,10 +187,13 @@ static void test_vm(void) {
     run.base[1] = base_r;
     out.n = 0;
     CHECK(vm_run(vm, &run, EP_UPDATE, &r) == VM_OK);
-    CHECK(out.n == 1);
+    /* the set, then each map's new base: last is "Lee" on both ends */
+    CHECK(out.n == 3);
     CHECK(out.v[0].kind == ACT_SET && out.v[0].side == 1 && out.v[0].field == m_last);
     CHECK(value_equal(out.v[0].value, v_str("Lee", 3)) && value_equal(out.v[0].other, v_str("Li", 2)));
     CHECK(p->lines[out.v[0].pc] == 6);
+    CHECK(out.v[1].kind == ACT_BASE && out.v[1].arg == 0);
+    CHECK(value_equal(out.v[1].value, v_str("Lee", 3)) && value_equal(out.v[1].other, v_str("Lee", 3)));
 
     /* create on the right from the left record, then its event */
     run.rec[1] = NULL;

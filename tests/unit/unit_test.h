@@ -23,5 +23,7 @@ extern int unit_passed, unit_failed;
 
 void test_front(void);
 void test_vm_all(void);
+void test_codec_all(void);
+void test_store_all(void);
 
 #endif

@@ -1,0 +1,79 @@
+/* connector.h - where records come from and changes go: one per `source` of
+ * a rule file.
+ *
+ * The engine asks a Connector for the records of an object changed since a
+ * time, for records by id, and for records by match key; and hands it the
+ * changes of a plan to apply.  Two kinds exist: the replay source
+ * (replay.c), which answers from recorded API answers in a directory and
+ * writes what it would send to an outbox, and the HTTP connectors.  Both
+ * read answers through the system's codec (codec.h), so a record reads the
+ * same either way.
+ *
+ * Records go to a RecordSink and live in the CodecCtx's arena: the
+ * engine's batch.  Errors are values: -1 with a message in err.
+ */
+#ifndef TD_CONNECTOR_H
+#define TD_CONNECTOR_H
+
+#include "codec.h"
+#include "plan.h"
+
+typedef struct Connector Connector;
+
+/* The match key of a record, as the sync computes it (trimmed, case-folded),
+ * written into out; 0 when it has one. */
+typedef int (*ConnectorKeyFn)(void *ctx, const Record *r, Buf *out);
+
+/* What became of one change: done (with the id of a created record), or
+ * failed with the system's reason. */
+typedef struct ApplyResult {
+    int ok;
+    const char *id;        /* create: the new record's id */
+    const char *error;     /* when not ok */
+    const char *request;   /* what was sent (JSON), for the journal */
+} ApplyResult;
+
+typedef struct ConnectorOps {
+    /* Records of object changed after `since` (ms UTC; INT64_MIN: every
+     * record), deleted ones with Record.deleted set.  The cursor to store
+     * afterwards (the newest change time delivered) goes to *newest. */
+    int (*changed)(Connector *s, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err);
+    /* Records of object with these ids; an id the system does not have is
+     * left out (the engine treats it as deleted). */
+    int (*get)(Connector *s, uint32_t object, const char *const *ids, uint32_t n, RecordSink *sink, Buf *err);
+    /* Records of object whose field equals one of the values (after the
+     * key function, when given: match keys compare trimmed and folded). */
+    int (*find)(Connector *s, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+                void *kctx, RecordSink *sink, Buf *err);
+    /* Applies changes idx[0..n) of the plan, all of this source, in order;
+     * an action on a record created by the plan comes after that create in
+     * the same call, which resolves its id.  res[i] gets the outcome of
+     * idx[i].  -1 only when the source itself fails (unreachable, refused
+     * credentials); a record the system refuses is a result. */
+    int (*apply)(Connector *s, const Plan *pl, const uint32_t *idx, uint32_t n, ApplyResult *res, Buf *err);
+    void (*close)(Connector *s);
+} ConnectorOps;
+
+struct Connector {
+    const ConnectorOps *ops;
+    const char *name;      /* the rule file's source name, e.g. "sf" */
+    const char *system;    /* "salesforce" */
+    const Codec *codec;
+    const Program *p;
+    Meta meta;             /* names behind ids, read once per run */
+    Arena meta_arena;
+    CodecCtx cx;           /* cx.a is set by the engine to its batch arena */
+};
+
+/* A replay source: answers from dir/<name>/, writes to outbox/<name>/
+ * (outbox NULL: a plan, which writes nothing).  NULL with err when the
+ * directory cannot be used. */
+Connector *replay_open(const Program *p, const char *name, const char *system, const char *dir, const char *outbox,
+                    int64_t now, Buf *err);
+/* Replay sources for every source the program's syncs use (an array the
+ * caller releases with connectors_close). */
+int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, Connector ***out, uint32_t *n,
+                    Buf *err);
+void connectors_close(Connector **v, uint32_t n);
+
+#endif

@@ -1,0 +1,1561 @@
+/* engine.c - reading, pairing, deciding and recording, sync by sync.
+ *
+ * A sync's run holds the records read in one batch arena: the ones that
+ * changed since the cursor, and the partners fetched to pair them.  Each
+ * record or pair is decided once (the VM's entry points do the deciding);
+ * what the state must remember once the changes are sent is kept as an
+ * Outcome beside the plan's changes, and recorded after they are sent, in
+ * one transaction with the cursors.  Before anything is sent it is
+ * journaled, so a run that dies in between is finished by the next one
+ * instead of repeated (docs/state.md).
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types.h"
+#include "util.h"
+#include "vm.h"
+
+/* The status values of `track status` fields (B27), as the vendors'
+ * packages write them. */
+#define ST_SYNCED "Synced"
+#define ST_WAITING "Waiting for next sync"
+#define ST_CRITERIA "Did not meet sync criteria"
+#define ST_ERROR "Error"
+
+typedef struct Rec Rec;
+struct Rec {
+    Record *r;
+    uint8_t side;
+    uint8_t changed;       /* read as a change, not fetched to pair another */
+    uint8_t done;          /* decided */
+    uint8_t linked;        /* has a link in this sync */
+    const char *id;
+    const char *key;       /* match key, NULL for none */
+    Link link;
+    Rec *partner;
+};
+
+enum { OUT_PAIR, OUT_CREATE, OUT_DELETED, OUT_REMOVED, OUT_CONVERT, OUT_RESURRECT, OUT_SKIP, OUT_WAIT, OUT_ERROR };
+
+typedef struct Outcome {
+    uint8_t kind;
+    uint8_t side;          /* the side of the record it is about (a create: the side it came from) */
+    int64_t link;          /* its link, 0 when the pair is new */
+    const char *id[2];     /* ids per side; a create's new side is NULL */
+    const char *key;
+    int32_t create;        /* OUT_CREATE, OUT_RESURRECT: the create change */
+    uint32_t first, n;     /* its changes in the plan */
+    Value *base[2];        /* per map of the sync: the bases to store; NULL: none */
+    const char *reason;    /* skip, wait, error */
+    const char *rule;      /* file:line */
+    const char *move_sync, *move_object, *move_id; /* OUT_CONVERT */
+} Outcome;
+
+typedef struct Engine {
+    const Program *p;
+    Store *st;
+    Connector *const *sources;
+    uint32_t nsources;
+    const EngineOptions *o;
+    Plan *pl;
+    EngineResult *res;
+    Vm *vm;
+    ActionBuf ab;
+    Arena run;             /* lives for the run: the in-memory links of a plan */
+    Symtab pending;        /* "sync\x1fside\x1fid" -> other id: links this plan would make */
+    Buf err;
+} Engine;
+
+typedef struct SyncRun {
+    Engine *E;
+    uint32_t si;
+    const PSync *s;
+    const char *name;
+    Connector *src[2];
+    Arena a;               /* the batch */
+    Rec **recs[2];
+    uint32_t n[2], cap[2];
+    Symtab byid[2], bykey[2];
+    Outcome *outs;
+    uint32_t nouts, capouts;
+    uint32_t first_change;
+    int64_t newest[2];
+    int fetching;          /* records now arriving are partners, not changes */
+    int observe;           /* the VM only reports values (bases of a new pair) */
+    int side_reading;
+} SyncRun;
+
+static const char *str(const Program *p, uint32_t id) { return program_str(p, id); }
+
+static const char *rule_of(SyncRun *R, uint32_t pc) {
+    if (pc >= R->E->p->ncode) return NULL;
+    Buf b;
+    buf_init(&b);
+    plan_rule(R->E->p, pc, &b);
+    const char *s = plan_str(R->E->pl, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+/* ------------------------------------------------------------ links */
+
+static const char *pending_key(Arena *a, const char *sync, int side, const char *id) {
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s\x1f%d\x1f%s", sync, side, id);
+    const char *k = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return k;
+}
+
+/* The link of id on side of sync: the state's, or one this plan makes. */
+static int find_link(Engine *E, const char *sync, int side, const char *id, Arena *a, Link *out) {
+    memset(out, 0, sizeof *out);
+    int rc = store_link_find(E->st, sync, side, id, a, out);
+    if (rc != 0) return rc;
+    const char *other = symtab_get(&E->pending, pending_key(a, sync, side, id));
+    if (!other) return 0;
+    out->sync = sync;
+    out->rid[side] = id;
+    out->rid[1 - side] = other;
+    out->id = -1;
+    return 1;
+}
+
+static void pend_link(Engine *E, const char *sync, const char *l, const char *r) {
+    if (E->o->apply) return; /* a run records it for real */
+    if (l) symtab_put(&E->pending, pending_key(&E->run, sync, 0, l), (void *)(r ? arena_strdup(&E->run, r) : ""));
+    if (r) symtab_put(&E->pending, pending_key(&E->run, sync, 1, r), (void *)(l ? arena_strdup(&E->run, l) : ""));
+}
+
+/* Via: the id linked to id by sync `sync`. */
+static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
+    SyncRun *R = ctx;
+    Engine *E = R->E;
+    Buf b;
+    buf_init(&b);
+    value_format(id, &b);
+    Link l;
+    int rc = find_link(E, str(E->p, E->p->syncs[sync].name), from, buf_str(&b), &R->a, &l);
+    buf_free(&b);
+    if (rc != 1) return 0;
+    const char *o = l.rid[1 - from];
+    /* in a plan, a record an earlier sync would create has no id yet */
+    if (!o || !*o) o = "(new)";
+    *out = v_str(o, strlen(o));
+    return 1;
+}
+
+/* ------------------------------------------------------------ the batch */
+
+static Rec *add_rec(SyncRun *R, int side, Record *r) {
+    Rec *x = arena_alloc(&R->a, sizeof *x);
+    x->r = r;
+    x->side = (uint8_t)side;
+    x->changed = !R->fetching;
+    x->id = r->vm.id;
+    if (R->n[side] == R->cap[side]) {
+        uint32_t cap = R->cap[side] ? R->cap[side] * 2 : 64;
+        Rec **v = arena_alloc(&R->a, cap * sizeof *v);
+        if (R->n[side]) memcpy(v, R->recs[side], R->n[side] * sizeof *v);
+        R->recs[side] = v;
+        R->cap[side] = cap;
+    }
+    R->recs[side][R->n[side]++] = x;
+    if (x->id) symtab_put(&R->byid[side], x->id, x);
+    return x;
+}
+
+static void on_record(void *ctx, Record *r) {
+    SyncRun *R = ctx;
+    int k = R->side_reading;
+    const PSide *sd = &R->s->side[k];
+    if (!r->vm.id) return;
+    Rec *have = symtab_get(&R->byid[k], r->vm.id);
+    if (have) {
+        if (!R->fetching) have->changed = 1;
+        return;
+    }
+    /* A list sync reads the list's members; a record that left the list
+     * still comes through, to notice it left (B21). */
+    (void)sd;
+    Record *keep = r;
+    add_rec(R, k, keep);
+    if (!R->fetching) R->E->pl->sum[R->si].read[k]++;
+}
+
+static void on_bad(void *ctx, const char *id, const char *reason) {
+    SyncRun *R = ctx;
+    int k = R->side_reading;
+    Note *n = plan_note(R->E->pl, NOTE_ERROR, R->si, k);
+    n->object = R->s->side[k].object;
+    n->id = plan_str(R->E->pl, id);
+    n->reason = plan_str(R->E->pl, reason);
+    Outcome *o;
+    (void)o;
+}
+
+static Outcome *outcome(SyncRun *R, int kind, int side) {
+    if (R->nouts == R->capouts) {
+        uint32_t cap = R->capouts ? R->capouts * 2 : 64;
+        Outcome *v = arena_alloc(&R->a, cap * sizeof *v);
+        if (R->nouts) memcpy(v, R->outs, R->nouts * sizeof *v);
+        R->outs = v;
+        R->capouts = cap;
+    }
+    Outcome *o = &R->outs[R->nouts++];
+    memset(o, 0, sizeof *o);
+    o->kind = (uint8_t)kind;
+    o->side = (uint8_t)side;
+    o->create = -1;
+    o->first = R->E->pl->nchanges;
+    return o;
+}
+
+static void close_outcome(SyncRun *R, Outcome *o) { o->n = R->E->pl->nchanges - o->first; }
+
+/* ------------------------------------------------------------ running the VM */
+
+static VmStatus vm(SyncRun *R, Rec *l, Rec *r, const Value *base[2], Entry e, Value *result) {
+    Engine *E = R->E;
+    VmRun run;
+    memset(&run, 0, sizeof run);
+    run.sync = R->si;
+    run.rec[0] = l ? &l->r->vm : NULL;
+    run.rec[1] = r ? &r->r->vm : NULL;
+    if (l) l->r->vm.linked = l->linked;
+    if (r) r->r->vm.linked = r->linked;
+    if (base) {
+        run.base[0] = base[0];
+        run.base[1] = base[1];
+    }
+    SyncState ss;
+    store_sync_get(E->st, R->name, &ss);
+    run.now = E->o->now;
+    run.first_run = ss.first_run ? ss.first_run : E->o->now;
+    run.out = &E->ab;
+    run.link = via_link;
+    run.link_ctx = R;
+    run.observe = R->observe;
+    E->ab.n = 0;
+    Value dummy;
+    return vm_run(E->vm, &run, e, result ? result : &dummy);
+}
+
+static int truthy(Value v) { return v.t == VT_BOOL && v.u.b; }
+
+static const char *text_of(SyncRun *R, Value v) {
+    if (value_blank(v)) return NULL;
+    Buf b;
+    buf_init(&b);
+    value_format(v, &b);
+    const char *s = arena_strdup(&R->a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+/* The match key of a record, computed by the sync's key entry. */
+static const char *key_of(SyncRun *R, Rec *x) {
+    Entry e = x->side ? EP_KEY_R : EP_KEY_L;
+    if (R->s->entry[e] == NO_ENTRY) return NULL;
+    Value v;
+    vm_next_record(R->E->vm);
+    vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, e, &v);
+    return text_of(R, v);
+}
+
+static int key_fn(void *ctx, const Record *r, Buf *out) {
+    struct { SyncRun *R; int side; } *kc = ctx;
+    Rec tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.r = (Record *)r;
+    tmp.side = (uint8_t)kc->side;
+    const char *k = key_of(kc->R, &tmp);
+    if (!k) return -1;
+    buf_puts(out, k);
+    return 0;
+}
+
+/* ------------------------------------------------------------ turning actions into changes */
+
+static Note *note(SyncRun *R, NoteKind kind, Rec *x, int side, const char *reason, uint32_t pc) {
+    Note *n = plan_note(R->E->pl, kind, R->si, side);
+    n->object = R->s->side[side].object;
+    n->id = x ? plan_str(R->E->pl, x->id) : NULL;
+    n->key = x ? plan_str(R->E->pl, x->key) : NULL;
+    n->reason = plan_str(R->E->pl, reason);
+    n->pc = pc;
+    return n;
+}
+
+/* The update change of a record, made on first use. */
+static Change *update_of(SyncRun *R, Rec *x, Change **slot) {
+    if (*slot) return *slot;
+    Change *c = plan_change(R->E->pl, CH_UPDATE, R->si, x->side);
+    c->object = x->r->object;
+    c->id = plan_str(R->E->pl, x->id);
+    c->key = plan_str(R->E->pl, x->key);
+    if (x->partner) c->from = plan_str(R->E->pl, x->partner->id);
+    *slot = c;
+    return c;
+}
+
+static int has_tag(const Record *r, const char *name, const char **ref) {
+    for (uint32_t i = 0; i < r->ntag_names; i++)
+        if (!strcmp(r->tag_names[i], name)) {
+            if (ref) *ref = r->tag_refs ? r->tag_refs[i] : NULL;
+            return 1;
+        }
+    return 0;
+}
+
+static int on_list(const Record *r, const char *name) {
+    for (uint32_t i = 0; i < r->nlists; i++) if (!strcmp(r->lists[i], name)) return 1;
+    return 0;
+}
+
+/* Turns the VM's actions for a unit into plan changes.  rec[side] is the
+ * record each side's actions apply to (NULL: the record `created` makes);
+ * upd[side] collects field sets per side.  Returns the first skip, wait or
+ * error, which ends the unit. */
+typedef struct Unit Unit;
+struct Unit {
+    Rec *rec[2];
+    int32_t created[2];    /* per side: the create change making the record there, -1 */
+    Change *upd[2];
+    Value *base;           /* ACT_BASE pairs: per map, left then right */
+    int has_base;
+    int wrote[2];
+    const Action *stop;    /* a skip, wait or error */
+};
+
+/* A unit over records l and r (either may be NULL), nothing created yet. */
+static void unit_init(Unit *u, Rec *l, Rec *r) {
+    memset(u, 0, sizeof *u);
+    u->rec[0] = l;
+    u->rec[1] = r;
+    u->created[0] = u->created[1] = -1;
+}
+
+static void take_actions(SyncRun *R, Unit *u) {
+    Engine *E = R->E;
+    const Program *p = E->p;
+    Plan *pl = E->pl;
+    for (size_t i = 0; i < E->ab.n; i++) {
+        const Action *a = &E->ab.v[i];
+        int t = a->side;
+        switch (a->kind) {
+        case ACT_SET: {
+            if (a->value.t == VT_NONE) break;
+            if (u->created[t] >= 0) {
+                Change *c = &pl->changes[u->created[t]];
+                plan_set(pl, c, a->field, v_null(), a->value, a->pc);
+                break;
+            }
+            if (!u->rec[t]) break;
+            Value cur = a->field < u->rec[t]->r->vm.nf ? u->rec[t]->r->fields[a->field] : v_null();
+            if (value_equal(cur, a->value) && !(value_blank(cur) && !value_blank(a->value))) break;
+            Change *c = update_of(R, u->rec[t], &u->upd[t]);
+            plan_set(pl, c, a->field, cur, a->value, a->pc);
+            u->wrote[t] = 1;
+            break;
+        }
+        case ACT_TAG: case ACT_UNTAG: {
+            const char *tag = str(p, p->tags[a->arg]);
+            const char *ref = NULL;
+            if (u->created[t] < 0) {
+                if (!u->rec[t]) break;
+                int have = has_tag(u->rec[t]->r, tag, &ref);
+                if ((a->kind == ACT_TAG) == have) break; /* already so */
+            } else if (a->kind == ACT_UNTAG) {
+                break; /* a new record has no tags to take off */
+            }
+            Change *c = plan_change(pl, a->kind == ACT_TAG ? CH_TAG : CH_UNTAG, R->si, t);
+            c->object = u->created[t] >= 0 ? pl->changes[u->created[t]].object : u->rec[t]->r->object;
+            c->created = u->created[t];
+            c->id = u->created[t] >= 0 ? NULL : plan_str(pl, u->rec[t]->id);
+            c->name = plan_str(pl, tag);
+            c->ref = plan_str(pl, ref);
+            c->pc = a->pc;
+            break;
+        }
+        case ACT_LISTADD: case ACT_LISTDEL: case ACT_AUTOMATE: case ACT_DELETE: {
+            const char *name = a->kind == ACT_DELETE ? NULL : str(p, a->arg);
+            if (u->created[t] < 0) {
+                if (!u->rec[t]) break;
+                if (a->kind == ACT_LISTADD && on_list(u->rec[t]->r, name)) break;
+                if (a->kind == ACT_LISTDEL && !on_list(u->rec[t]->r, name) && u->rec[t]->r->nlists) break;
+                if (a->kind == ACT_DELETE && u->rec[t]->r->deleted) break;
+            } else if (a->kind == ACT_LISTDEL || a->kind == ACT_DELETE) {
+                break;
+            }
+            ChangeKind k = a->kind == ACT_LISTADD ? CH_LIST_ADD : a->kind == ACT_LISTDEL ? CH_LIST_REMOVE
+                         : a->kind == ACT_AUTOMATE ? CH_AUTOMATE : CH_DELETE;
+            Change *c = plan_change(pl, k, R->si, t);
+            c->object = u->created[t] >= 0 ? pl->changes[u->created[t]].object : u->rec[t]->r->object;
+            c->created = u->created[t];
+            c->id = u->created[t] >= 0 ? NULL : plan_str(pl, u->rec[t]->id);
+            c->key = u->rec[t] ? plan_str(pl, u->rec[t]->key) : NULL;
+            c->name = plan_str(pl, name);
+            c->pc = a->pc;
+            break;
+        }
+        case ACT_KEEP:
+            break;
+        case ACT_CONFLICT: {
+            Rec *x = u->rec[0] ? u->rec[0] : u->rec[1];
+            Note *n = note(R, NOTE_CONFLICT, x, x ? x->side : 0, "changed on both sides since the last sync; nothing decides (add 'prefer')", a->pc);
+            n->map = R->s->first_map + a->arg;
+            n->value[0] = plan_keep(pl, a->value);
+            n->value[1] = plan_keep(pl, a->other);
+            if (u->rec[1] && u->rec[0]) {
+                n->id = plan_str(pl, u->rec[0]->id);
+                n->side = 0;
+            }
+            break;
+        }
+        case ACT_BASE:
+            if (u->base && a->arg < R->s->nmaps) {
+                u->base[2 * a->arg] = a->value;
+                u->base[2 * a->arg + 1] = a->other;
+                u->has_base = 1;
+            }
+            break;
+        case ACT_SKIP: case ACT_WAIT: case ACT_ERROR:
+            if (!u->stop) u->stop = a;
+            break;
+        }
+    }
+}
+
+static void track(SyncRun *R, Unit *u, int side, const char *status, int synced);
+
+/* A stopped unit (skip, wait, error) becomes a note and an outcome; a
+ * tracked record shows it waits or failed (B26, B27). */
+static void stopped(SyncRun *R, const Action *a, Rec *x, int side) {
+    const Program *p = R->E->p;
+    NoteKind nk = a->kind == ACT_SKIP ? NOTE_SKIP : a->kind == ACT_WAIT ? NOTE_WAIT : NOTE_ERROR;
+    const char *why = a->msg;
+    if (a->kind == ACT_SKIP && a->arg != UINT32_MAX) why = str(p, p->skips[a->arg].text);
+    Outcome *o = outcome(R, a->kind == ACT_SKIP ? OUT_SKIP : a->kind == ACT_WAIT ? OUT_WAIT : OUT_ERROR, side);
+    o->id[side] = x ? x->id : NULL;
+    o->key = x ? x->key : NULL;
+    o->reason = plan_str(R->E->pl, why);
+    o->rule = rule_of(R, a->pc);
+    if (x && a->kind != ACT_SKIP) {
+        Unit u;
+        unit_init(&u, side ? NULL : x, side ? x : NULL);
+        track(R, &u, side, a->kind == ACT_WAIT ? ST_WAITING : ST_ERROR, 0);
+    }
+    close_outcome(R, o);
+    note(R, nk, x, side, why, a->pc);
+}
+
+/* B27: the status and last-sync fields the sync keeps on a record. */
+static void track(SyncRun *R, Unit *u, int side, const char *status, int synced) {
+    const PSync *s = R->s;
+    Plan *pl = R->E->pl;
+    if (s->track_status[0] == side) {
+        uint16_t f = (uint16_t)s->track_status[1];
+        Value want = v_str(status, strlen(status));
+        if (u->created[side] >= 0) plan_set(pl, &pl->changes[u->created[side]], f, v_null(), want, UINT32_MAX);
+        else if (u->rec[side]) {
+            Value cur = f < u->rec[side]->r->vm.nf ? u->rec[side]->r->fields[f] : v_null();
+            if (!value_equal(cur, want)) plan_set(pl, update_of(R, u->rec[side], &u->upd[side]), f, cur, want, UINT32_MAX);
+        }
+    }
+    /* The last-sync time moves only when something was written, or the
+     * write itself would make the record look changed forever. */
+    if (s->track_last[0] == side && synced && (u->wrote[0] || u->wrote[1] || u->created[0] >= 0 || u->created[1] >= 0)) {
+        uint16_t f = (uint16_t)s->track_last[1];
+        Value now = v_int(VT_DATETIME, R->E->o->now);
+        if (u->created[side] >= 0) plan_set(pl, &pl->changes[u->created[side]], f, v_null(), now, UINT32_MAX);
+        else if (u->rec[side]) {
+            Value cur = f < u->rec[side]->r->vm.nf ? u->rec[side]->r->fields[f] : v_null();
+            plan_set(pl, update_of(R, u->rec[side], &u->upd[side]), f, cur, now, UINT32_MAX);
+        }
+    }
+}
+
+/* The bases of a linked pair from the state; NULL when it has none. */
+static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
+    const Program *p = R->E->p;
+    const PSync *s = R->s;
+    base[0] = base[1] = NULL;
+    if (link <= 0) return 0;
+    Value *b[2];
+    for (int k = 0; k < 2; k++) b[k] = arena_alloc(&R->a, (s->nmaps + 1) * sizeof(Value));
+    int any = 0;
+    for (uint32_t m = 0; m < s->nmaps; m++) {
+        const PMap *pm = &p->maps[s->first_map + m];
+        for (int k = 0; k < 2; k++) {
+            const char *json;
+            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, &R->a, &json);
+            if (rc < 0) return -1;
+            if (rc == 0 || !json) continue;
+            any = 1;
+            cJSON *j = cJSON_Parse(json);
+            Buf why;
+            buf_init(&why);
+            /* The type the value had: the field's, or text for an expression end. */
+            int type = TY_TEXT;
+            uint32_t obj = pm->account && s->side[k].account >= 0 ? (uint32_t)s->side[k].account : s->side[k].object;
+            if (pm->field[k] != NO_FIELD && pm->field[k] < p->objects[obj].nfields)
+                type = p->fields[p->objects[obj].first_field + pm->field[k]].type;
+            if (j && cJSON_IsNumber(j) && type_is_text((TypeKind)type)) type = TY_NUMBER;
+            if (j && cJSON_IsBool(j)) type = TY_BOOLEAN;
+            if (!j || value_from_json(j, type, &R->a, &b[k][m], &why) != 0) b[k][m] = v_null();
+            buf_free(&why);
+            cJSON_Delete(j);
+        }
+    }
+    if (!any) return 0;
+    base[0] = b[0];
+    base[1] = b[1];
+    return 1;
+}
+
+/* ------------------------------------------------------------ deciding */
+
+static Value *new_base(SyncRun *R) { return arena_alloc(&R->a, (2 * R->s->nmaps + 2) * sizeof(Value)); }
+
+static void store_base_outcome(SyncRun *R, Outcome *o, Unit *u) {
+    if (!u->has_base) return;
+    for (int k = 0; k < 2; k++) {
+        o->base[k] = arena_alloc(&R->a, (R->s->nmaps + 1) * sizeof(Value));
+        for (uint32_t m = 0; m < R->s->nmaps; m++) o->base[k][m] = plan_keep(R->E->pl, u->base[2 * m + k]);
+    }
+}
+
+/* Runs event handler e for the unit; its actions join the plan. */
+static void handler(SyncRun *R, Unit *u, Entry e, Rec *l, Rec *r) {
+    if (R->s->entry[e] == NO_ENTRY) return;
+    vm(R, l, r, NULL, e, NULL);
+    take_actions(R, u);
+}
+
+/* A linked (or newly paired) pair: merge every map. */
+static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
+    Engine *E = R->E;
+    Rec *l = x->side == 0 ? x : y, *r = x->side == 0 ? y : x;
+    l->partner = r;
+    r->partner = l;
+    l->done = r->done = 1;
+    vm_next_record(E->vm);
+    Unit u;
+    unit_init(&u, l, r);
+    u.base = new_base(R);
+    Value res;
+    if (vm(R, l, r, NULL, EP_SKIP, &res) != VM_OK) {
+        take_actions(R, &u);
+        if (u.stop) stopped(R, u.stop, x, x->side);
+        return;
+    }
+    Value *base[2];
+    if (load_bases(R, link, base) < 0) {
+        note(R, NOTE_ERROR, x, x->side, store_error(E->st), UINT32_MAX);
+        return;
+    }
+    Outcome *o = outcome(R, OUT_PAIR, x->side);
+    o->link = link;
+    o->id[0] = l->id;
+    o->id[1] = r->id;
+    o->key = x->key ? x->key : y->key;
+    const Value *cb[2] = {base[0], base[1]};
+    VmStatus st = vm(R, l, r, base[0] ? cb : NULL, EP_UPDATE, &res);
+    take_actions(R, &u);
+    if (st != VM_OK && u.stop) {
+        /* the pair's changes so far are dropped with it */
+        E->pl->nchanges = o->first;
+        R->nouts--;
+        stopped(R, u.stop, x, x->side);
+        return;
+    }
+    for (int t = 0; t < 2; t++) {
+        if (!u.wrote[t]) continue;
+        handler(R, &u, t ? EP_ON_UPDATE_R : EP_ON_UPDATE_L, l, r);
+    }
+    for (int t = 0; t < 2; t++) track(R, &u, t, ST_SYNCED, 1);
+    store_base_outcome(R, o, &u);
+    close_outcome(R, o);
+    if (!link) pend_link(E, R->name, l->id, r->id);
+}
+
+/* A record with no partner: create one on the other side. */
+static void decide_create(SyncRun *R, Rec *x, int resurrect, int64_t link) {
+    Engine *E = R->E;
+    const PSync *s = R->s;
+    Plan *pl = E->pl;
+    int t = 1 - x->side;
+    x->done = 1;
+    if (!(s->flow & (t ? 1 : 2))) return;          /* the sync does not flow that way */
+    Entry ce = t ? EP_CREATE_R : EP_CREATE_L;
+    if (s->entry[ce] == NO_ENTRY || s->side[t].never_create) return;
+    vm_next_record(E->vm);
+    Unit u;
+    unit_init(&u, x->side ? NULL : x, x->side ? x : NULL);
+    u.base = new_base(R);
+    Value res;
+    /* The create first: the skip rules see the pair as it would be. */
+    VmStatus cst = vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, ce, &res);
+    ActionBuf created = E->ab;
+    actbuf_init(&E->ab);
+    const PObject *so = &E->p->objects[s->side[t].object];
+    Record *view = arena_alloc(&R->a, sizeof *view);
+    record_init(E->p, s->side[t].object, &R->a, view);
+    vm_created_view(E->vm, R->si, t, view->fields);
+    (void)so;
+    for (uint32_t i = 0; i < view->vm.nf; i++) view->fields[i] = plan_keep(pl, view->fields[i]);
+    Rec vx;
+    memset(&vx, 0, sizeof vx);
+    vx.r = view;
+    vx.side = (uint8_t)t;
+    Rec *l = x->side ? &vx : x, *r = x->side ? x : &vx;
+    if (vm(R, l, r, NULL, EP_SKIP, &res) != VM_OK) {
+        take_actions(R, &u);
+        if (u.stop) stopped(R, u.stop, x, x->side);
+        actbuf_free(&E->ab);
+        E->ab = created;
+        return;
+    }
+    actbuf_free(&E->ab);
+    E->ab = created;
+    if (cst != VM_OK) {
+        u.created[t] = -1;
+        take_actions(R, &u);
+        if (u.stop) stopped(R, u.stop, x, x->side);
+        return;
+    }
+    Outcome *o = outcome(R, resurrect ? OUT_RESURRECT : OUT_CREATE, x->side);
+    o->link = link;
+    o->id[x->side] = x->id;
+    o->key = x->key;
+    Change *c = plan_change(pl, CH_CREATE, R->si, t);
+    c->object = s->side[t].create_as;
+    c->from = plan_str(pl, x->id);
+    c->key = plan_str(pl, x->key);
+    if (s->side[t].list) c->name = plan_str(pl, str(E->p, s->side[t].list - 1));
+    c->pc = s->entry[ce];
+    o->create = (int32_t)(pl->nchanges - 1);
+    u.created[t] = o->create;
+    take_actions(R, &u);
+    /* The bases of the new pair: what each end holds once it exists. */
+    R->observe = 1;
+    vm(R, l, r, NULL, EP_UPDATE, &res);
+    R->observe = 0;
+    for (size_t i = 0; i < E->ab.n; i++)
+        if (E->ab.v[i].kind == ACT_BASE && E->ab.v[i].arg < s->nmaps) {
+            u.base[2 * E->ab.v[i].arg] = E->ab.v[i].value;
+            u.base[2 * E->ab.v[i].arg + 1] = E->ab.v[i].other;
+            u.has_base = 1;
+        }
+    handler(R, &u, t ? EP_ON_CREATE_R : EP_ON_CREATE_L, l, r);
+    for (int k = 0; k < 2; k++) track(R, &u, k, ST_SYNCED, 1);
+    store_base_outcome(R, o, &u);
+    close_outcome(R, o);
+    pend_link(E, R->name, x->side ? NULL : x->id, x->side ? x->id : NULL);
+}
+
+/* An event on a linked record x (partner y, which may be absent): the
+ * outcome that records it, and the handler's actions.  NULL when x was
+ * seen that way before. */
+static Outcome *link_event(SyncRun *R, Rec *x, Rec *y, int kind, Entry e) {
+    x->done = 1;
+    if (y) y->done = 1;
+    if (kind != OUT_CONVERT && x->link.deleted[x->side]) return NULL;
+    vm_next_record(R->E->vm);
+    Unit u;
+    unit_init(&u, x->side ? y : x, x->side ? x : y);
+    Outcome *o = outcome(R, kind, x->side);
+    o->link = x->link.id;
+    o->id[0] = x->link.rid[0];
+    o->id[1] = x->link.rid[1];
+    handler(R, &u, e, u.rec[0], u.rec[1]);
+    return o;
+}
+
+/* A linked record deleted on its side (B18, B20). */
+static void decide_delete(SyncRun *R, Rec *x, Rec *y) {
+    Entry e = x->side ? EP_ON_DELETE_R : EP_ON_DELETE_L;
+    Outcome *o = link_event(R, x, y, OUT_DELETED, e);
+    if (!o) return;
+    if (o->first == R->E->pl->nchanges)
+        note(R, NOTE_INFO, x, x->side, "deleted; its partner is kept",
+             R->s->entry[e] != NO_ENTRY ? vm_last_pc(R->E->vm) : UINT32_MAX);
+    close_outcome(R, o);
+}
+
+/* A linked contact that left the sync's list (B21). */
+static void decide_removed(SyncRun *R, Rec *x, Rec *y) {
+    Outcome *o = link_event(R, x, y, OUT_REMOVED, EP_ON_REMOVE);
+    if (!o) return;
+    note(R, NOTE_INFO, x, x->side, "left the list; the pair is no longer synced", UINT32_MAX);
+    close_outcome(R, o);
+}
+
+/* The sync a converted record carries on in: the same other side, the
+ * object it converted into on this one (B17). */
+static int conversion_sync(const Program *p, const PSync *s, int side, uint32_t to) {
+    for (uint32_t i = 0; i < p->nsyncs; i++) {
+        const PSync *t = &p->syncs[i];
+        if (t->side[side].object == to && t->side[1 - side].object == s->side[1 - side].object &&
+            t->side[1 - side].source == s->side[1 - side].source && t->side[side].source == s->side[side].source)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void decide_convert(SyncRun *R, Rec *x, Rec *y, const char *new_id) {
+    Engine *E = R->E;
+    const Program *p = E->p;
+    const PObject *o = &p->objects[x->r->object];
+    int ts = o->converts_to >= 0 ? conversion_sync(p, R->s, x->side, (uint32_t)o->converts_to) : -1;
+    Outcome *oc = link_event(R, x, y, OUT_CONVERT, EP_ON_CONVERT);
+    Buf b;
+    buf_init(&b);
+    if (ts >= 0 && new_id) {
+        oc->move_sync = str(p, p->syncs[ts].name);
+        oc->move_object = str(p, p->objects[o->converts_to].name);
+        oc->move_id = plan_str(E->pl, new_id);
+        buf_printf(&b, "converted to %s %s: the link moves to sync %s", oc->move_object, new_id, oc->move_sync);
+        const char *other = x->link.rid[1 - x->side];
+        if (!E->o->apply) {
+            if (x->side == 0) pend_link(E, oc->move_sync, new_id, other);
+            else pend_link(E, oc->move_sync, other, new_id);
+        }
+    } else {
+        buf_printf(&b, "converted%s; no sync of %s with the same partner carries it on",
+                   new_id ? "" : " (the new record is not known yet)",
+                   o->converts_to >= 0 ? str(p, p->objects[o->converts_to].name) : "its new object");
+    }
+    note(R, NOTE_INFO, x, x->side, buf_str(&b), UINT32_MAX);
+    buf_free(&b);
+    close_outcome(R, oc);
+}
+
+/* ------------------------------------------------------------ one sync */
+
+typedef struct IdList {
+    const char **v;
+    uint32_t n, cap;
+} IdList;
+
+static void ids_add(Arena *a, IdList *l, const char *id) {
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 32;
+        const char **v = arena_alloc(a, cap * sizeof *v);
+        if (l->n) memcpy(v, l->v, l->n * sizeof *v);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = id;
+}
+
+static const char *cursor_object(SyncRun *R, int k) {
+    const Program *p = R->E->p;
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s@%s", str(p, p->objects[R->s->side[k].object].name), R->name);
+    const char *s = arena_strdup(&R->a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+static int read_side(SyncRun *R, int k, int64_t since, Buf *err) {
+    Connector *src = R->src[k];
+    src->cx.a = &R->a;
+    RecordSink sink = {R, on_record, on_bad};
+    R->side_reading = k;
+    R->fetching = 0;
+    int64_t newest = since;
+    if (src->ops->changed(src, R->s->side[k].object, since, &sink, &newest, err) != 0) return -1;
+    R->newest[k] = newest;
+    return 0;
+}
+
+static int fetch(SyncRun *R, int k, IdList *ids, Buf *err) {
+    if (!ids->n) return 0;
+    Connector *src = R->src[k];
+    src->cx.a = &R->a;
+    RecordSink sink = {R, on_record, on_bad};
+    R->side_reading = k;
+    R->fetching = 1;
+    int rc = src->ops->get(src, R->s->side[k].object, ids->v, ids->n, &sink, err);
+    R->fetching = 0;
+    return rc;
+}
+
+static int find_keys(SyncRun *R, int k, IdList *keys, Buf *err) {
+    if (!keys->n) return 0;
+    Connector *src = R->src[k];
+    src->cx.a = &R->a;
+    RecordSink sink = {R, on_record, on_bad};
+    R->side_reading = k;
+    R->fetching = 1;
+    struct { SyncRun *R; int side; } kc = {R, k};
+    int rc = src->ops->find(src, R->s->side[k].object, R->s->match_field[k], keys->v, keys->n, key_fn, &kc, &sink, err);
+    R->fetching = 0;
+    return rc;
+}
+
+static int is_selected(SyncRun *R, Rec *x) {
+    Entry e = x->side ? EP_SELECT_R : EP_SELECT_L;
+    if (R->s->entry[e] == NO_ENTRY) return 1;
+    vm_next_record(R->E->vm);
+    Value v;
+    VmStatus st = vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, e, &v);
+    if (st == VM_ERROR) {
+        for (size_t i = 0; i < R->E->ab.n; i++)
+            if (R->E->ab.v[i].kind == ACT_ERROR) note(R, NOTE_ERROR, x, x->side, R->E->ab.v[i].msg, R->E->ab.v[i].pc);
+        return 0;
+    }
+    return truthy(v);
+}
+
+static int is_converted(SyncRun *R, Rec *x, const char **new_id) {
+    Entry e = x->side ? EP_CONVERTED_R : EP_CONVERTED_L;
+    *new_id = NULL;
+    if (R->s->entry[e] == NO_ENTRY) return 0;
+    vm_next_record(R->E->vm);
+    Value v;
+    vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, e, &v);
+    if (!truthy(v)) return 0;
+    const PObject *o = &R->E->p->objects[x->r->object];
+    if (o->converted_by >= 0 && !o->by_other && (uint32_t)o->converted_by < x->r->vm.nf)
+        *new_id = text_of(R, x->r->fields[o->converted_by]);
+    return 1;
+}
+
+static void record_found(void *ctx, Record *r) {
+    const char **id = ctx;
+    if (!*id && r->vm.id) *id = r->vm.id;
+}
+
+static void ignore_bad(void *ctx, const char *id, const char *reason) {
+    (void)ctx; (void)id; (void)reason;
+}
+
+/* The record a conversion made when only it points back (Dynamics: the
+ * contact whose originatingleadid is the lead). */
+static const char *find_converted(SyncRun *R, Rec *x, Buf *err) {
+    const Program *p = R->E->p;
+    const PObject *o = &p->objects[x->r->object];
+    if (!o->by_other || o->converts_to < 0 || o->converted_by < 0) return NULL;
+    Connector *src = R->src[x->side];
+    const char *id = NULL;
+    RecordSink sink = {(void *)&id, record_found, ignore_bad};
+    const char *vals[1] = {x->id};
+    src->cx.a = &R->a;
+    if (src->ops->find(src, (uint32_t)o->converts_to, o->converted_by, vals, 1, NULL, NULL, &sink, err) != 0) return NULL;
+    return id;
+}
+
+typedef struct QCtx {
+    SyncRun *R;
+    IdList ids[2];
+} QCtx;
+
+static int queued(void *ctx, int side, const char *id, const char *reason, int64_t at) {
+    QCtx *q = ctx;
+    (void)reason;
+    (void)at;
+    if (side >= 0 && side < 2 && !symtab_get(&q->R->byid[side], id)) ids_add(&q->R->a, &q->ids[side], id);
+    return 0;
+}
+
+/* ------------------------------------------------------------ applying */
+
+static const char *json_of(Arena *a, Value v) {
+    if (v.t == VT_NULL || v.t == VT_NONE) return NULL;
+    Buf b;
+    buf_init(&b);
+    value_json(v, &b);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err);
+
+static int apply_sync(SyncRun *R, Buf *err) {
+    Engine *E = R->E;
+    Plan *pl = E->pl;
+    uint32_t first = R->first_change, n = pl->nchanges - first;
+    ApplyResult *res = arena_alloc(&R->a, (n + 1) * sizeof *res);
+    int64_t *intent = arena_alloc(&R->a, (n + 1) * sizeof *intent);
+    /* Journal first: what is about to be sent, committed on its own. */
+    if (n) {
+        if (store_begin(E->st) != 0) goto state_failed;
+        for (uint32_t i = 0; i < n; i++) {
+            const Change *c = &pl->changes[first + i];
+            Intent in;
+            memset(&in, 0, sizeof in);
+            in.run = E->res->run;
+            in.sync = R->name;
+            in.source = R->src[c->side]->name;
+            in.object = str(E->p, E->p->objects[c->object].name);
+            in.side = c->side;
+            in.action = plan_action_name((ChangeKind)c->kind);
+            in.id_rec = c->id;
+            in.partner = c->from;
+            in.key = c->key;
+            in.at = E->o->now;
+            if (store_intent_add(E->st, &in, &intent[i]) != 0) goto state_failed;
+        }
+        if (store_commit(E->st) != 0) goto state_failed;
+    }
+    for (int k = 0; k < 2; k++) {
+        uint32_t *idx = arena_alloc(&R->a, (n + 1) * sizeof *idx);
+        ApplyResult *kr = arena_alloc(&R->a, (n + 1) * sizeof *kr);
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (pl->changes[first + i].side == k) idx[m++] = first + i;
+        if (!m) continue;
+        if (R->src[k]->ops->apply(R->src[k], pl, idx, m, kr, err) != 0) return -1;
+        for (uint32_t j = 0; j < m; j++) res[idx[j] - first] = kr[j];
+    }
+    if (E->o->crash_after_send) {
+        E->res->crashed = 1;
+        buf_puts(err, "stopped after sending, before recording (the crash test hook)");
+        return -1;
+    }
+    if (store_begin(E->st) != 0) goto state_failed;
+    for (uint32_t i = 0; i < n; i++) {
+        const Change *c = &pl->changes[first + i];
+        if (res[i].ok) {
+            E->res->applied++;
+        } else {
+            E->res->failed++;
+            buf_printf(&E->res->failures, "%s %s.%s %s: %s\n", plan_action_name((ChangeKind)c->kind), R->src[c->side]->name,
+                       str(E->p, E->p->objects[c->object].name), c->id ? c->id : c->from ? c->from : "",
+                       res[i].error ? res[i].error : "failed");
+        }
+        if (store_intent_done(E->st, intent[i]) != 0) goto state_failed;
+    }
+    if (record_outcomes(R, res, err) != 0) {
+        store_rollback(E->st);
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (R->newest[k] == INT64_MIN) continue;
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)R->newest[k]);
+        if (store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), v, E->o->now) != 0) goto state_failed;
+    }
+    if (store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
+    if (store_commit(E->st) != 0) goto state_failed;
+    return 0;
+state_failed:
+    buf_printf(err, "%s", store_error(E->st));
+    store_rollback(E->st);
+    return -1;
+}
+
+static int audit(SyncRun *R, const Change *c, const char *id) {
+    Engine *E = R->E;
+    const Program *p = E->p;
+    AuditEntry a;
+    memset(&a, 0, sizeof a);
+    a.run = E->res->run;
+    a.sync = R->name;
+    a.source = R->src[c->side]->name;
+    a.object = str(p, p->objects[c->object].name);
+    a.id = id;
+    a.action = plan_action_name((ChangeKind)c->kind);
+    a.at = E->o->now;
+    Buf rule;
+    buf_init(&rule);
+    int rc = 0;
+    if (c->nsets) {
+        for (uint32_t k = 0; k < c->nsets && rc == 0; k++) {
+            const FieldSet *f = &c->sets[k];
+            buf_reset(&rule);
+            plan_rule(p, f->pc, &rule);
+            a.field = str(p, p->fields[p->objects[c->object].first_field + f->field].name);
+            a.before = json_of(&R->a, f->before);
+            a.after = json_of(&R->a, f->after);
+            a.rule = rule.n ? buf_str(&rule) : NULL;
+            rc = store_audit_add(E->st, &a);
+        }
+    } else {
+        plan_rule(p, c->pc, &rule);
+        a.field = c->name;
+        a.rule = rule.n ? buf_str(&rule) : NULL;
+        rc = store_audit_add(E->st, &a);
+    }
+    buf_free(&rule);
+    return rc;
+}
+
+static int put_bases(SyncRun *R, int64_t link, Value *base[2]) {
+    const Program *p = R->E->p;
+    for (uint32_t m = 0; m < R->s->nmaps; m++)
+        for (int k = 0; k < 2; k++) {
+            if (!base[k]) continue;
+            const char *j = json_of(&R->a, base[k][m]);
+            if (store_base_put(R->E->st, link, str(p, p->maps[R->s->first_map + m].key), k, j) != 0) return -1;
+        }
+    return 0;
+}
+
+static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
+    Engine *E = R->E;
+    const Program *p = E->p;
+    Plan *pl = E->pl;
+    Store *st = E->st;
+    const PSync *s = R->s;
+    int64_t now = E->o->now;
+    uint32_t first = R->first_change;
+    (void)err;
+    for (uint32_t i = 0; i < R->nouts; i++) {
+        Outcome *o = &R->outs[i];
+        int failed = 0, failed_write = 0;
+        const char *why = NULL;
+        int side = o->side;
+        const char *sobj = str(p, p->objects[s->side[side].object].name);
+        const char *rid = o->id[side];
+        for (uint32_t c = o->first; c < o->first + o->n; c++) {
+            ApplyResult *r = &res[c - first];
+            const Change *ch = &pl->changes[c];
+            if (!r->ok) {
+                failed = 1;
+                if (ch->kind == CH_CREATE || ch->kind == CH_UPDATE || ch->kind == CH_DELETE) failed_write = 1;
+                if (!why) why = r->error;
+                /* every refusal is an error of the run, with its record */
+                const char *cid = ch->id ? ch->id : ch->from;
+                if (store_error_add(st, E->res->run, R->name, ch->side, str(p, p->objects[ch->object].name), cid,
+                                    r->error ? r->error : "refused", rule_of(R, ch->pc), now) != 0) return -1;
+                continue;
+            }
+            const char *id = ch->id;
+            if (ch->kind == CH_CREATE) id = r->id;
+            else if (ch->created >= 0) id = res[ch->created - first].id;
+            if (audit(R, ch, id) != 0) return -1;
+        }
+        if (failed && rid && store_status_put(st, R->name, side, sobj, rid, "error", why, now) != 0) return -1;
+        /* A write the system refused keeps its pair unsynced: no new bases,
+         * so the next run tries again; a create that failed is queued. */
+        if (failed_write && (o->kind == OUT_CREATE || o->kind == OUT_RESURRECT)) {
+            if (rid && store_queue_add(st, R->name, side, rid, why, now) != 0) return -1;
+            continue;
+        }
+        if (failed_write && o->kind == OUT_PAIR) {
+            if (o->link == 0 && o->id[0] && o->id[1] &&
+                store_link_add(st, R->name, str(p, p->objects[s->side[0].object].name), o->id[0],
+                               str(p, p->objects[s->side[1].object].name), o->id[1], now, NULL) != 0) return -1;
+            continue;
+        }
+        switch (o->kind) {
+        case OUT_PAIR: {
+            int64_t link = o->link;
+            if (link == 0 && store_link_add(st, R->name, str(p, p->objects[s->side[0].object].name), o->id[0],
+                                            str(p, p->objects[s->side[1].object].name), o->id[1], now, &link) != 0)
+                return -1;
+            if (link > 0) {
+                if (put_bases(R, link, o->base) != 0) return -1;
+                if (o->n && store_link_synced(st, link, now) != 0) return -1;
+            }
+            for (int k = 0; k < 2; k++)
+                if (!failed && o->id[k] &&
+                    store_status_put(st, R->name, k, str(p, p->objects[s->side[k].object].name), o->id[k], "synced",
+                                     NULL, now) != 0) return -1;
+            if (rid && store_queue_remove(st, R->name, side, rid) != 0) return -1;
+            break;
+        }
+        case OUT_CREATE: case OUT_RESURRECT: {
+            const Change *cc = &pl->changes[o->create];
+            const char *nid = res[o->create - first].id;
+            int t = cc->side;
+            if (!nid) {
+                /* The system makes records asynchronously (GetResponse): the
+                 * next run pairs the new record by its match key. */
+                if (store_status_put(st, R->name, side, sobj, rid, "waiting", "created; its id is read on the next sync", now) != 0) return -1;
+                break;
+            }
+            int64_t link = o->link;
+            const char *tobj = str(p, p->objects[cc->object].name);
+            if (o->kind == OUT_RESURRECT && link > 0) {
+                if (store_link_move(st, link, R->name, t, tobj, nid) != 0) return -1;
+            } else {
+                const char *l = t ? rid : nid, *r = t ? nid : rid;
+                const char *lo = t ? sobj : tobj, *ro = t ? tobj : sobj;
+                if (store_link_add(st, R->name, lo, l, ro, r, now, &link) != 0) return -1;
+            }
+            if (put_bases(R, link, o->base) != 0) return -1;
+            if (!failed && store_status_put(st, R->name, side, sobj, rid, "synced", NULL, now) != 0) return -1;
+            if (store_queue_remove(st, R->name, side, rid) != 0) return -1;
+            break;
+        }
+        case OUT_DELETED: case OUT_REMOVED:
+            if (o->link > 0 && store_link_deleted(st, o->link, side, now) != 0) return -1;
+            break;
+        case OUT_CONVERT:
+            if (o->link > 0 && o->move_sync &&
+                store_link_move(st, o->link, o->move_sync, side, o->move_object, o->move_id) != 0) return -1;
+            break;
+        case OUT_SKIP:
+            if (rid && store_status_put(st, R->name, side, sobj, rid, "skipped", o->reason, now) != 0) return -1;
+            if (rid && store_queue_remove(st, R->name, side, rid) != 0) return -1;
+            break;
+        case OUT_WAIT:
+            if (rid && store_status_put(st, R->name, side, sobj, rid, "waiting", o->reason, now) != 0) return -1;
+            if (rid && store_queue_add(st, R->name, side, rid, o->reason, now) != 0) return -1;
+            break;
+        case OUT_ERROR:
+            if (store_error_add(st, E->res->run, R->name, side, sobj, rid, o->reason, o->rule, now) != 0) return -1;
+            if (rid && store_status_put(st, R->name, side, sobj, rid, "error", o->reason, now) != 0) return -1;
+            break;
+        }
+    }
+    /* Records the codecs could not read are errors of this run too. */
+    for (uint32_t i = 0; i < pl->nnotes; i++) {
+        const Note *n = &pl->notes[i];
+        if (n->sync != R->si || n->kind != NOTE_ERROR) continue;
+        int covered = 0;
+        for (uint32_t k = 0; k < R->nouts; k++)
+            if (R->outs[k].kind == OUT_ERROR && R->outs[k].reason == n->reason) covered = 1;
+        if (covered) continue;
+        if (store_error_add(st, E->res->run, R->name, n->side, str(p, p->objects[n->object].name), n->id, n->reason,
+                            NULL, now) != 0) return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ the sync's run */
+
+static Connector *source_named(Engine *E, const char *name) {
+    for (uint32_t i = 0; i < E->nsources; i++)
+        if (!strcmp(E->sources[i]->name, name)) return E->sources[i];
+    return NULL;
+}
+
+int64_t engine_next_due(const Program *p, uint32_t sync, int64_t last_run) {
+    const PSync *s = &p->syncs[sync];
+    int kind = s->sched_kind != SCHED_INHERIT ? s->sched_kind : p->sched_kind;
+    uint32_t value = s->sched_kind != SCHED_INHERIT ? s->sched_value : p->sched_value;
+    if (!last_run) return INT64_MIN;     /* never ran: due now */
+    if (kind == SCHED_OFF) return INT64_MAX;
+    if (kind == SCHED_EVERY) return last_run + (int64_t)value * 1000;
+    if (kind == SCHED_DAILY) {
+        /* the first time of day after the last run */
+        int64_t day = last_run - ((last_run % 86400000LL) + 86400000LL) % 86400000LL;
+        int64_t at = day + (int64_t)value * 60000;
+        return at > last_run ? at : at + 86400000LL;
+    }
+    return INT64_MIN;                     /* no schedule: every run */
+}
+
+/* 1 when another sync between the same two sources links x's record. */
+static int linked_elsewhere(SyncRun *R, Rec *x, Buf *err) {
+    const Program *p = R->E->p;
+    int k = x->side;
+    (void)err;
+    for (uint32_t j = 0; j < p->nsyncs; j++) {
+        const PSync *t = &p->syncs[j];
+        if (j == R->si || t->side[k].source != R->s->side[k].source || t->side[k].object != R->s->side[k].object ||
+            t->side[1 - k].source != R->s->side[1 - k].source)
+            continue;
+        Link l;
+        if (find_link(R->E, str(p, t->name), k, x->id, &R->a, &l) == 1) return 1;
+    }
+    return 0;
+}
+
+typedef struct GoneCtx {
+    SyncRun *R;
+    int side;
+    IdList ids;
+} GoneCtx;
+
+static int linked_member(void *ctx, const Link *l) {
+    GoneCtx *g = ctx;
+    const char *id = l->rid[g->side];
+    if (!l->deleted[g->side] && id && !symtab_get(&g->R->byid[g->side], id)) ids_add(&g->R->a, &g->ids, arena_strdup(&g->R->a, id));
+    return 0;
+}
+
+static int run_sync(Engine *E, uint32_t si, Buf *err) {
+    const Program *p = E->p;
+    const PSync *s = &p->syncs[si];
+    SyncSummary *sum = &E->pl->sum[si];
+    SyncRun R;
+    memset(&R, 0, sizeof R);
+    R.E = E;
+    R.si = si;
+    R.s = s;
+    R.name = str(p, s->name);
+    if (p->paused || s->paused) {
+        sum->why_not = "paused";
+        return 0;
+    }
+    SyncState ss;
+    if (store_sync_get(E->st, R.name, &ss) < 0) {
+        buf_puts(err, store_error(E->st));
+        return -1;
+    }
+    int64_t due = engine_next_due(p, si, ss.last_run);
+    if (!E->o->force && due > E->o->now) {
+        Buf b;
+        buf_init(&b);
+        if (due == INT64_MAX) buf_puts(&b, "schedule off: runs only with --now");
+        else {
+            buf_puts(&b, "not due until ");
+            format_datetime(due, &b);
+        }
+        sum->why_not = plan_str(E->pl, buf_str(&b));
+        buf_free(&b);
+        return 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        R.src[k] = source_named(E, str(p, s->side[k].source));
+        if (!R.src[k]) {
+            buf_printf(err, "sync %s: no source named '%s'", R.name, str(p, s->side[k].source));
+            return -1;
+        }
+    }
+    sum->ran = 1;
+    arena_init(&R.a);
+    for (int k = 0; k < 2; k++) {
+        symtab_init(&R.byid[k], &R.a);
+        symtab_init(&R.bykey[k], &R.a);
+    }
+    R.first_change = E->pl->nchanges;
+    int rc = -1;
+    int initial = s->initial >= 0 ? s->initial : p->initial;
+
+    /* 1. What changed since the cursors (everything on an initial sync,
+     * nothing older than the first run without one: B30). */
+    for (int k = 0; k < 2; k++) {
+        const char *cur = NULL;
+        if (store_cursor_get(E->st, R.src[k]->name, cursor_object(&R, k), &R.a, &cur) < 0) {
+            buf_puts(err, store_error(E->st));
+            goto out;
+        }
+        int64_t since = cur ? strtoll(cur, NULL, 10) : initial ? INT64_MIN : ss.first_run ? ss.first_run : E->o->now;
+        if (read_side(&R, k, since, err) != 0) goto out;
+    }
+    /* Records queued by earlier runs (waiting, failed creates: B13) come
+     * again, changed or not. */
+    {
+        QCtx qc = {&R, {{0}, {0}}};
+        if (store_queue_each(E->st, R.name, &R.a, &qc, queued) != 0) {
+            buf_puts(err, store_error(E->st));
+            goto out;
+        }
+        for (int k = 0; k < 2; k++)
+            if (qc.ids[k].n) {
+                R.side_reading = k;
+                RecordSink sink = {&R, on_record, on_bad};
+                R.src[k]->cx.a = &R.a;
+                if (R.src[k]->ops->get(R.src[k], s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) goto out;
+            }
+    }
+
+    /* A list has no feed of who left it (GetResponse): every linked
+     * member not read is looked up, and one that is gone has left (B21). */
+    for (int k = 0; k < 2; k++) {
+        if (!s->side[k].list) continue;
+        GoneCtx gc = {&R, k, {0}};
+        if (store_links_each(E->st, R.name, &R.a, &gc, linked_member) != 0) {
+            buf_puts(err, store_error(E->st));
+            goto out;
+        }
+        if (fetch(&R, k, &gc.ids, err) != 0) goto out;
+        for (uint32_t i = 0; i < gc.ids.n; i++) {
+            Rec *x = symtab_get(&R.byid[k], gc.ids.v[i]);
+            if (!x) {
+                /* gone: a record with nothing but its id */
+                Record *r = arena_alloc(&R.a, sizeof *r);
+                record_init(p, s->side[k].object, &R.a, r);
+                const PObject *po = &p->objects[s->side[k].object];
+                if (po->key >= 0) r->fields[po->key] = v_str(gc.ids.v[i], strlen(gc.ids.v[i]));
+                record_finish(p, r, &R.a);
+                x = add_rec(&R, k, r);
+            }
+            x->changed = 1;
+            /* still a member and unchanged: nothing to decide */
+            if (on_list(x->r, str(p, s->side[k].list - 1)) && !x->r->deleted) x->done = 1;
+        }
+    }
+
+    /* 2. Links and keys of what was read. */
+    uint32_t nread[2] = {R.n[0], R.n[1]};
+    IdList need[2] = {{0}, {0}}, keys[2] = {{0}, {0}};
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < nread[k]; i++) {
+            Rec *x = R.recs[k][i];
+            int lr = find_link(E, R.name, k, x->id, &R.a, &x->link);
+            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
+            x->linked = lr == 1;
+            x->key = key_of(&R, x);
+            if (x->key && !symtab_get(&R.bykey[k], x->key)) symtab_put(&R.bykey[k], x->key, x);
+        }
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < nread[k]; i++) {
+            Rec *x = R.recs[k][i];
+            int o = 1 - k;
+            if (x->linked) {
+                const char *pid = x->link.rid[o];
+                if (pid && *pid && !symtab_get(&R.byid[o], pid)) ids_add(&R.a, &need[o], pid);
+            } else if (x->key && !x->r->deleted && !symtab_get(&R.bykey[o], x->key)) {
+                ids_add(&R.a, &keys[o], x->key);
+            }
+        }
+    for (int k = 0; k < 2; k++) {
+        if (fetch(&R, k, &need[k], err) != 0) goto out;
+        if (find_keys(&R, k, &keys[k], err) != 0) goto out;
+    }
+    /* Partners found by key are linked elsewhere or not: look them up too. */
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = nread[k]; i < R.n[k]; i++) {
+            Rec *x = R.recs[k][i];
+            int lr = find_link(E, R.name, k, x->id, &R.a, &x->link);
+            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
+            x->linked = lr == 1;
+            if (!x->key) x->key = key_of(&R, x);
+            if (x->key && !symtab_get(&R.bykey[k], x->key)) symtab_put(&R.bykey[k], x->key, x);
+        }
+
+    /* 3. Decide, record by record, in the order they were read. */
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < nread[k]; i++) {
+            Rec *x = R.recs[k][i];
+            if (x->done) continue;
+            int o = 1 - k;
+            Rec *y = NULL;
+            if (x->linked && x->link.rid[o]) y = symtab_get(&R.byid[o], x->link.rid[o]);
+            /* deletes of linked records (B18, B20) */
+            if (x->r->deleted) {
+                if (x->linked) decide_delete(&R, x, y);
+                x->done = 1;
+                continue;
+            }
+            /* a list sync syncs the list's members only */
+            if (s->side[k].list && !x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
+                x->done = 1;
+                continue;
+            }
+            /* B21: a linked contact no longer on the sync's list (this
+             * record, or the partner of a record that changed) */
+            if (s->side[k].list && x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
+                decide_removed(&R, x, y);
+                continue;
+            }
+            if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) {
+                y->linked = 1;
+                y->link = x->link;
+                decide_removed(&R, y, x);
+                continue;
+            }
+            /* B17: a converted lead hands its link to the new contact */
+            const char *nid = NULL;
+            if (is_converted(&R, x, &nid)) {
+                if (!nid) nid = find_converted(&R, x, err);
+                if (x->linked) decide_convert(&R, x, y, nid);
+                x->done = 1;
+                continue;
+            }
+            if (!is_selected(&R, x)) {
+                x->done = 1;
+                /* B27: a record flagged to sync that does not qualify */
+                if (s->track_status[0] == k) {
+                    uint16_t f = (uint16_t)s->track_status[1];
+                    Value cur = f < x->r->vm.nf ? x->r->fields[f] : v_null();
+                    if (value_equal(cur, v_str(ST_WAITING, strlen(ST_WAITING)))) {
+                        Unit u;
+                        unit_init(&u, k ? NULL : x, k ? x : NULL);
+                        Outcome *oc = outcome(&R, OUT_SKIP, k);
+                        oc->id[k] = x->id;
+                        oc->reason = ST_CRITERIA;
+                        track(&R, &u, k, ST_CRITERIA, 0);
+                        close_outcome(&R, oc);
+                        note(&R, NOTE_SKIP, x, k, "did not meet sync criteria", UINT32_MAX);
+                    }
+                }
+                continue;
+            }
+            if (x->linked) {
+                if (x->link.deleted[o]) {
+                    /* B19: the partner was deleted; edited here since */
+                    Entry re = o ? EP_RESURRECT_R : EP_RESURRECT_L;
+                    Value v = v_bool(0);
+                    if (s->entry[re] != NO_ENTRY) {
+                        vm_next_record(E->vm);
+                        vm(&R, k ? NULL : x, k ? x : NULL, NULL, re, &v);
+                    }
+                    if (truthy(v)) decide_create(&R, x, 1, x->link.id);
+                    else {
+                        note(&R, NOTE_INFO, x, k, "its partner was deleted; not re-created",
+                             s->entry[re] != NO_ENTRY ? vm_last_pc(E->vm) : UINT32_MAX);
+                        x->done = 1;
+                    }
+                    continue;
+                }
+                if (!y) {
+                    /* the partner is gone from its system without a delete we saw */
+                    note(&R, NOTE_INFO, x, k, "its partner no longer exists", UINT32_MAX);
+                    x->done = 1;
+                    continue;
+                }
+                if (y->r->deleted) {
+                    y->linked = 1;
+                    y->link = x->link;
+                    decide_delete(&R, y, x);
+                    continue;
+                }
+                decide_pair(&R, x, y, x->link.id > 0 ? x->link.id : 0);
+                continue;
+            }
+            /* Already synced with the same system by another sync (a
+             * contact that is a lead there, or a contact): its partner
+             * exists; this sync leaves it alone. */
+            if (linked_elsewhere(&R, x, err) != 0) {
+                x->done = 1;
+                continue;
+            }
+            /* not linked: pair by key (B03), else create (B01) */
+            y = x->key ? symtab_get(&R.bykey[o], x->key) : NULL;
+            if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
+            if (y && !y->done && !y->linked && !y->r->deleted) {
+                decide_pair(&R, x, y, 0);
+                continue;
+            }
+            if (y && y->linked) {
+                Buf b;
+                buf_init(&b);
+                buf_printf(&b, "%s %s has the same match key and is linked to another record", R.src[o]->name, y->id);
+                note(&R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
+                buf_free(&b);
+                x->done = 1;
+                continue;
+            }
+            decide_create(&R, x, 0, 0);
+        }
+
+    if (E->o->apply) {
+        if (apply_sync(&R, err) != 0) goto out;
+    }
+    rc = 0;
+out:
+    arena_free(&R.a);
+    return rc;
+}
+
+/* Changes sent by a run that stopped before recording them: a create that
+ * reached its system is found by its match key and linked, so the rerun
+ * does not make it twice; the rest is recomputed. */
+typedef struct Pending {
+    Engine *E;
+    Buf *err;
+    int rc;
+} Pending;
+
+static int settle(void *ctx, const Intent *in) {
+    Pending *pd = ctx;
+    Engine *E = pd->E;
+    const Program *p = E->p;
+    if (!strcmp(in->action, "create") && in->key && in->partner) {
+        for (uint32_t si = 0; si < p->nsyncs; si++) {
+            const PSync *s = &p->syncs[si];
+            if (strcmp(str(p, s->name), in->sync) != 0) continue;
+            int t = in->side;
+            SyncRun R;
+            memset(&R, 0, sizeof R);
+            R.E = E;
+            R.si = si;
+            R.s = s;
+            R.name = in->sync;
+            arena_init(&R.a);
+            for (int k = 0; k < 2; k++) {
+                symtab_init(&R.byid[k], &R.a);
+                symtab_init(&R.bykey[k], &R.a);
+                R.src[k] = source_named(E, str(p, s->side[k].source));
+            }
+            if (R.src[t]) {
+                IdList keys = {0};
+                ids_add(&R.a, &keys, in->key);
+                if (find_keys(&R, t, &keys, pd->err) == 0 && R.n[t]) {
+                    Rec *x = R.recs[t][0];
+                    Link l;
+                    if (find_link(E, in->sync, t, x->id, &R.a, &l) == 0 &&
+                        find_link(E, in->sync, 1 - t, in->partner, &R.a, &l) == 0) {
+                        const char *lid = t ? in->partner : x->id, *rid = t ? x->id : in->partner;
+                        if (store_link_add(E->st, in->sync, str(p, p->objects[s->side[0].object].name), lid,
+                                           str(p, p->objects[s->side[1].object].name), rid, E->o->now, NULL) != 0)
+                            pd->rc = -1;
+                    }
+                }
+            }
+            arena_free(&R.a);
+        }
+    }
+    if (store_intent_done(E->st, in->id) != 0) pd->rc = -1;
+    return pd->rc != 0;
+}
+
+int engine_run(const Program *p, Store *st, Connector *const *sources, uint32_t nsources, const EngineOptions *o,
+               Plan *pl, EngineResult *res, Buf *err) {
+    Engine E;
+    memset(&E, 0, sizeof E);
+    E.p = p;
+    E.st = st;
+    E.sources = sources;
+    E.nsources = nsources;
+    E.o = o;
+    E.pl = pl;
+    E.res = res;
+    E.vm = vm_new(p);
+    if (!E.vm) {
+        buf_puts(err, "out of memory");
+        return -1;
+    }
+    actbuf_init(&E.ab);
+    arena_init(&E.run);
+    symtab_init(&E.pending, &E.run);
+    int rc = 0;
+    if (o->apply) {
+        Pending pd = {&E, err, 0};
+        if (store_begin(st) != 0 || store_intents_each(st, &E.run, &pd, settle) != 0 || pd.rc != 0 ||
+            store_commit(st) != 0) {
+            buf_printf(err, "finishing the last run's changes: %s", store_error(st));
+            store_rollback(st);
+            rc = -1;
+        }
+        if (rc == 0 && (store_begin(st) != 0 || store_runs_stopped(st) != 0 ||
+                        store_run_begin(st, o->rules, o->now, &res->run) != 0 || store_commit(st) != 0)) {
+            buf_puts(err, store_error(st));
+            rc = -1;
+        }
+    }
+    for (uint32_t si = 0; si < p->nsyncs && rc == 0; si++) rc = run_sync(&E, si, err);
+    if (o->apply && res->run && !res->crashed) {
+        RunCounts n;
+        memset(&n, 0, sizeof n);
+        for (uint32_t si = 0; si < p->nsyncs; si++) {
+            const SyncSummary *s = &pl->sum[si];
+            n.read += s->read[0] + s->read[1];
+            n.created += s->creates;
+            n.updated += s->updates;
+            n.deleted += s->deletes;
+            n.tagged += s->actions;
+            n.skipped += s->skipped;
+            n.conflicts += s->conflicts;
+            n.waiting += s->waiting;
+            n.errors += s->errors;
+        }
+        n.errors += res->failed;
+        const char *status = rc != 0 ? "failed" : n.errors ? "errors" : "ok";
+        if (store_run_end(st, res->run, status, &n, o->now) != 0 && rc == 0) {
+            buf_puts(err, store_error(st));
+            rc = -1;
+        }
+    }
+    actbuf_free(&E.ab);
+    vm_free(E.vm);
+    arena_free(&E.run);
+    return rc;
+}

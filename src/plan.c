@@ -1,0 +1,395 @@
+/* plan.c - building a plan and printing it for people and for tools. */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void plan_init(Plan *pl, const Program *p, int64_t now) {
+    memset(pl, 0, sizeof *pl);
+    arena_init(&pl->a);
+    pl->p = p;
+    pl->now = now;
+    pl->sum = arena_alloc(&pl->a, (p->nsyncs ? p->nsyncs : 1) * sizeof *pl->sum);
+}
+
+void plan_free(Plan *pl) {
+    free(pl->changes);
+    free(pl->notes);
+    arena_free(&pl->a);
+    memset(pl, 0, sizeof *pl);
+}
+
+static void *grow(void *v, uint32_t n, uint32_t *cap, size_t size) {
+    if (n < *cap) return v;
+    uint32_t nc = *cap ? *cap * 2 : 64;
+    void *w = realloc(v, nc * size);
+    if (!w) { fputs("tandem: out of memory\n", stderr); abort(); }
+    *cap = nc;
+    return w;
+}
+
+Change *plan_change(Plan *pl, ChangeKind kind, uint32_t sync, int side) {
+    pl->changes = grow(pl->changes, pl->nchanges, &pl->capchanges, sizeof *pl->changes);
+    Change *c = &pl->changes[pl->nchanges++];
+    memset(c, 0, sizeof *c);
+    c->kind = (uint8_t)kind;
+    c->sync = sync;
+    c->side = (uint8_t)side;
+    c->created = -1;
+    c->pc = UINT32_MAX;
+    SyncSummary *s = &pl->sum[sync];
+    if (kind == CH_CREATE) s->creates++;
+    else if (kind == CH_UPDATE) s->updates++;
+    else if (kind == CH_DELETE) s->deletes++;
+    else s->actions++;
+    return c;
+}
+
+Note *plan_note(Plan *pl, NoteKind kind, uint32_t sync, int side) {
+    pl->notes = grow(pl->notes, pl->nnotes, &pl->capnotes, sizeof *pl->notes);
+    Note *n = &pl->notes[pl->nnotes++];
+    memset(n, 0, sizeof *n);
+    n->kind = (uint8_t)kind;
+    n->sync = sync;
+    n->side = (uint8_t)side;
+    n->pc = UINT32_MAX;
+    SyncSummary *s = &pl->sum[sync];
+    if (kind == NOTE_SKIP) s->skipped++;
+    else if (kind == NOTE_CONFLICT) s->conflicts++;
+    else if (kind == NOTE_WAIT) s->waiting++;
+    else if (kind == NOTE_ERROR) s->errors++;
+    return n;
+}
+
+Value plan_keep(Plan *pl, Value v) {
+    if (v.t == VT_STR) v.u.s = arena_strndup(&pl->a, v.u.s, v.len);
+    return v;
+}
+
+const char *plan_str(Plan *pl, const char *s) { return s ? arena_strdup(&pl->a, s) : NULL; }
+
+void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, uint32_t pc) {
+    /* A later set of the same field wins (a handler's `set` after a map). */
+    for (uint32_t i = 0; i < c->nsets; i++)
+        if (c->sets[i].field == field) {
+            c->sets[i].after = plan_keep(pl, after);
+            c->sets[i].pc = pc;
+            return;
+        }
+    FieldSet *v = arena_alloc(&pl->a, (c->nsets + 1) * sizeof *v);
+    if (c->nsets) memcpy(v, c->sets, c->nsets * sizeof *v);
+    v[c->nsets].field = field;
+    v[c->nsets].before = plan_keep(pl, before);
+    v[c->nsets].after = plan_keep(pl, after);
+    v[c->nsets].pc = pc;
+    c->sets = v;
+    c->nsets++;
+}
+
+int64_t plan_pending(const Plan *pl) { return pl->nchanges; }
+
+const char *plan_action_name(ChangeKind k) {
+    static const char *const names[] = {"create", "update", "delete", "tag", "untag", "list add", "list remove", "automation"};
+    return names[k];
+}
+
+void plan_rule(const Program *p, uint32_t pc, Buf *out) {
+    if (pc >= p->ncode) return;
+    buf_printf(out, "%s:%u", program_str(p, p->filenames[p->files[pc]]), p->lines[pc]);
+}
+
+static const char *field_name(const Program *p, uint32_t object, uint32_t f) {
+    const PObject *o = &p->objects[object];
+    return f < o->nfields ? program_str(p, p->fields[o->first_field + f].name) : "?";
+}
+
+static const char *source_of(const Program *p, const Change *c) {
+    return program_str(p, p->syncs[c->sync].side[c->side].source);
+}
+
+static const char *note_names[] = {"skip", "conflict", "wait", "error", "info"};
+
+/* ------------------------------------------------------------ text */
+
+/* Pads a line to a column before the rule, so rules line up. */
+static void rule_col(const Program *p, Buf *out, size_t line_start, uint32_t pc) {
+    if (pc >= p->ncode) { buf_putc(out, '\n'); return; }
+    size_t w = out->n - line_start;
+    buf_indent(out, w < 56 ? (int)(56 - w) : 2);
+    plan_rule(p, pc, out);
+    buf_putc(out, '\n');
+}
+
+static void text_record(const Program *p, const Change *c, Buf *out) {
+    buf_printf(out, "%s.%s", source_of(p, c), program_str(p, p->objects[c->object].name));
+    if (c->id) buf_printf(out, " %s", c->id);
+    if (c->key) {
+        buf_putc(out, ' ');
+        buf_json_str(out, c->key, strlen(c->key));
+    }
+}
+
+static void text_action(const Program *p, const Change *c, Buf *out, int indent) {
+    size_t start = out->n;
+    buf_indent(out, indent);
+    static const char mark[] = {'+', '~', '-', '+', '-', '+', '-', '>'};
+    buf_printf(out, "%c %s ", mark[c->kind], plan_action_name((ChangeKind)c->kind));
+    if (c->created < 0) {
+        text_record(p, c, out);
+        buf_putc(out, ' ');
+    }
+    if (c->name) buf_json_str(out, c->name, strlen(c->name));
+    rule_col(p, out, start, c->pc);
+}
+
+void plan_text(const Plan *pl, Buf *out) {
+    const Program *p = pl->p;
+    int64_t tot[8] = {0};
+    for (uint32_t si = 0; si < p->nsyncs; si++) {
+        const PSync *s = &p->syncs[si];
+        const SyncSummary *sm = &pl->sum[si];
+        buf_printf(out, "sync %s: %s.%s %s %s.%s", program_str(p, s->name), program_str(p, s->side[0].source),
+                   program_str(p, p->objects[s->side[0].object].name),
+                   s->flow == 3 ? "<->" : s->flow == 1 ? "->" : "<-", program_str(p, s->side[1].source),
+                   program_str(p, p->objects[s->side[1].object].name));
+        if (!sm->ran) {
+            buf_printf(out, ": %s\n", sm->why_not ? sm->why_not : "did not run");
+            continue;
+        }
+        buf_printf(out, "  (read %lld and %lld)\n", (long long)sm->read[0], (long long)sm->read[1]);
+        int any = 0;
+        for (uint32_t i = 0; i < pl->nchanges; i++) {
+            const Change *c = &pl->changes[i];
+            if (c->sync != si || c->created >= 0) continue;
+            any = 1;
+            if (c->kind == CH_CREATE || c->kind == CH_UPDATE || c->kind == CH_DELETE) {
+                static const char mark[] = {'+', '~', '-'};
+                buf_printf(out, "  %c %s ", mark[c->kind], plan_action_name((ChangeKind)c->kind));
+                text_record(p, c, out);
+                if (c->from) {
+                    const PSync *cs = &p->syncs[c->sync];
+                    buf_printf(out, " from %s %s", program_str(p, cs->side[1 - c->side].source), c->from);
+                }
+                buf_putc(out, '\n');
+                for (uint32_t k = 0; k < c->nsets; k++) {
+                    const FieldSet *f = &c->sets[k];
+                    size_t start = out->n;
+                    buf_printf(out, "      %s: ", field_name(p, c->object, f->field));
+                    if (c->kind == CH_UPDATE) {
+                        value_json(f->before, out);
+                        buf_puts(out, " -> ");
+                    }
+                    value_json(f->after, out);
+                    rule_col(p, out, start, f->pc);
+                }
+                /* Actions on the record this create makes come with it. */
+                if (c->kind == CH_CREATE)
+                    for (uint32_t j = i + 1; j < pl->nchanges; j++)
+                        if (pl->changes[j].created == (int32_t)i) text_action(p, &pl->changes[j], out, 6);
+            } else {
+                text_action(p, c, out, 2);
+            }
+        }
+        for (uint32_t i = 0; i < pl->nnotes; i++) {
+            const Note *n = &pl->notes[i];
+            if (n->sync != si) continue;
+            any = 1;
+            size_t start = out->n;
+            buf_printf(out, "  %c %s %s.%s", n->kind == NOTE_INFO ? '*' : '!', note_names[n->kind], program_str(p, s->side[n->side].source),
+                       program_str(p, p->objects[n->object].name));
+            if (n->id) buf_printf(out, " %s", n->id);
+            if (n->key) {
+                buf_putc(out, ' ');
+                buf_json_str(out, n->key, strlen(n->key));
+            }
+            if (n->kind == NOTE_CONFLICT) {
+                const PMap *m = &p->maps[n->map];
+                buf_printf(out, ": %s ", program_str(p, m->key));
+                for (int k = 0; k < 2; k++) {
+                    buf_printf(out, "%s%s ", k ? ", " : "", program_str(p, s->side[k].source));
+                    value_json(n->value[k], out);
+                }
+            }
+            if (n->reason) buf_printf(out, ": %s", n->reason);
+            rule_col(p, out, start, n->pc);
+        }
+        if (!any) buf_puts(out, "  nothing to do\n");
+        tot[0] += sm->creates; tot[1] += sm->updates; tot[2] += sm->deletes; tot[3] += sm->actions;
+        tot[4] += sm->skipped; tot[5] += sm->conflicts; tot[6] += sm->waiting; tot[7] += sm->errors;
+    }
+    buf_printf(out,
+               "\nPlan: %lld to create, %lld to update, %lld to delete, %lld other action%s; "
+               "%lld skipped, %lld conflict%s, %lld waiting, %lld error%s.\n",
+               (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], tot[3] == 1 ? "" : "s",
+               (long long)tot[4], (long long)tot[5], tot[5] == 1 ? "" : "s", (long long)tot[6], (long long)tot[7],
+               tot[7] == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static void jstr(Buf *out, const char *s) {
+    if (s) buf_json_str(out, s, strlen(s));
+    else buf_puts(out, "null");
+}
+
+static void jrule(const Program *p, uint32_t pc, Buf *out) {
+    if (pc >= p->ncode) { buf_puts(out, "null"); return; }
+    Buf r;
+    buf_init(&r);
+    plan_rule(p, pc, &r);
+    jstr(out, buf_str(&r));
+    buf_free(&r);
+}
+
+static void jtime(int64_t ms, Buf *out) {
+    Value v = v_int(VT_DATETIME, ms);
+    value_json(v, out);
+}
+
+static void json_change(const Plan *pl, uint32_t i, Buf *out) {
+    const Program *p = pl->p;
+    const Change *c = &pl->changes[i];
+    const PSync *s = &p->syncs[c->sync];
+    buf_puts(out, "{\"action\": ");
+    jstr(out, plan_action_name((ChangeKind)c->kind));
+    buf_puts(out, ", \"source\": ");
+    jstr(out, source_of(p, c));
+    buf_puts(out, ", \"system\": ");
+    jstr(out, program_str(p, p->objects[c->object].system));
+    buf_puts(out, ", \"object\": ");
+    jstr(out, program_str(p, p->objects[c->object].name));
+    buf_puts(out, ", \"id\": ");
+    jstr(out, c->id);
+    buf_puts(out, ", \"key\": ");
+    jstr(out, c->key);
+    if (c->name) {
+        buf_puts(out, ", \"name\": ");
+        jstr(out, c->name);
+    }
+    buf_puts(out, ", \"from\": ");
+    if (c->from) {
+        buf_puts(out, "{\"source\": ");
+        jstr(out, program_str(p, s->side[1 - c->side].source));
+        buf_puts(out, ", \"object\": ");
+        jstr(out, program_str(p, p->objects[s->side[1 - c->side].object].name));
+        buf_puts(out, ", \"id\": ");
+        jstr(out, c->from);
+        buf_putc(out, '}');
+    } else {
+        buf_puts(out, "null");
+    }
+    buf_puts(out, ", \"rule\": ");
+    jrule(p, c->pc, out);
+    if (c->kind == CH_CREATE || c->kind == CH_UPDATE) {
+        buf_puts(out, ", \"fields\": [");
+        for (uint32_t k = 0; k < c->nsets; k++) {
+            const FieldSet *f = &c->sets[k];
+            buf_puts(out, k ? ", {\"field\": " : "{\"field\": ");
+            jstr(out, field_name(p, c->object, f->field));
+            buf_puts(out, ", \"before\": ");
+            value_json(f->before, out);
+            buf_puts(out, ", \"after\": ");
+            value_json(f->after, out);
+            buf_puts(out, ", \"rule\": ");
+            jrule(p, f->pc, out);
+            buf_putc(out, '}');
+        }
+        buf_putc(out, ']');
+    }
+    if (c->kind == CH_CREATE) {
+        buf_puts(out, ", \"actions\": [");
+        int first = 1;
+        for (uint32_t j = i + 1; j < pl->nchanges; j++) {
+            const Change *a = &pl->changes[j];
+            if (a->created != (int32_t)i) continue;
+            buf_puts(out, first ? "{\"action\": " : ", {\"action\": ");
+            first = 0;
+            jstr(out, plan_action_name((ChangeKind)a->kind));
+            buf_puts(out, ", \"name\": ");
+            jstr(out, a->name);
+            buf_puts(out, ", \"rule\": ");
+            jrule(p, a->pc, out);
+            buf_putc(out, '}');
+        }
+        buf_putc(out, ']');
+    }
+    buf_putc(out, '}');
+}
+
+void plan_json(const Plan *pl, Buf *out) {
+    const Program *p = pl->p;
+    buf_puts(out, "{\"format\": 1, \"now\": ");
+    jtime(pl->now, out);
+    buf_puts(out, ", \"syncs\": [");
+    int64_t tot[8] = {0};
+    for (uint32_t si = 0; si < p->nsyncs; si++) {
+        const PSync *s = &p->syncs[si];
+        const SyncSummary *sm = &pl->sum[si];
+        buf_puts(out, si ? ",\n  {\"sync\": " : "\n  {\"sync\": ");
+        jstr(out, program_str(p, s->name));
+        buf_printf(out, ", \"ran\": %s, \"why_not\": ", sm->ran ? "true" : "false");
+        jstr(out, sm->ran ? NULL : sm->why_not);
+        buf_puts(out, ", \"read\": {");
+        for (int k = 0; k < 2; k++) {
+            if (k) buf_puts(out, ", ");
+            jstr(out, program_str(p, s->side[k].source));
+            buf_printf(out, ": %lld", (long long)sm->read[k]);
+        }
+        buf_puts(out, "},\n   \"changes\": [");
+        int first = 1;
+        for (uint32_t i = 0; i < pl->nchanges; i++) {
+            const Change *c = &pl->changes[i];
+            if (c->sync != si || c->created >= 0) continue;
+            buf_puts(out, first ? "\n    " : ",\n    ");
+            first = 0;
+            json_change(pl, i, out);
+        }
+        buf_puts(out, "],\n   \"notes\": [");
+        first = 1;
+        for (uint32_t i = 0; i < pl->nnotes; i++) {
+            const Note *n = &pl->notes[i];
+            if (n->sync != si) continue;
+            buf_puts(out, first ? "\n    {\"kind\": " : ",\n    {\"kind\": ");
+            first = 0;
+            jstr(out, note_names[n->kind]);
+            buf_puts(out, ", \"source\": ");
+            jstr(out, program_str(p, s->side[n->side].source));
+            buf_puts(out, ", \"object\": ");
+            jstr(out, program_str(p, p->objects[n->object].name));
+            buf_puts(out, ", \"id\": ");
+            jstr(out, n->id);
+            buf_puts(out, ", \"key\": ");
+            jstr(out, n->key);
+            buf_puts(out, ", \"reason\": ");
+            jstr(out, n->reason);
+            buf_puts(out, ", \"rule\": ");
+            jrule(p, n->pc, out);
+            if (n->kind == NOTE_CONFLICT) {
+                buf_puts(out, ", \"map\": ");
+                jstr(out, program_str(p, p->maps[n->map].key));
+                buf_puts(out, ", \"values\": {");
+                for (int k = 0; k < 2; k++) {
+                    if (k) buf_puts(out, ", ");
+                    jstr(out, program_str(p, s->side[k].source));
+                    buf_puts(out, ": ");
+                    value_json(n->value[k], out);
+                }
+                buf_putc(out, '}');
+            }
+            buf_putc(out, '}');
+        }
+        buf_printf(out,
+                   "],\n   \"summary\": {\"creates\": %lld, \"updates\": %lld, \"deletes\": %lld, \"actions\": %lld, "
+                   "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}",
+                   (long long)sm->creates, (long long)sm->updates, (long long)sm->deletes, (long long)sm->actions,
+                   (long long)sm->skipped, (long long)sm->conflicts, (long long)sm->waiting, (long long)sm->errors);
+        tot[0] += sm->creates; tot[1] += sm->updates; tot[2] += sm->deletes; tot[3] += sm->actions;
+        tot[4] += sm->skipped; tot[5] += sm->conflicts; tot[6] += sm->waiting; tot[7] += sm->errors;
+    }
+    buf_printf(out,
+               "],\n \"summary\": {\"creates\": %lld, \"updates\": %lld, \"deletes\": %lld, \"actions\": %lld, "
+               "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}\n",
+               (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], (long long)tot[4],
+               (long long)tot[5], (long long)tot[6], (long long)tot[7]);
+}

@@ -1,0 +1,119 @@
+/* plan.h - what a run would change, and why: the output of the engine's
+ * decisions and the input of apply.
+ *
+ * A Plan lists Changes (create, update, delete, tag, list and automation
+ * actions on one record of one side of a sync, each field with its value
+ * before and after and the rule behind it) and Notes (records skipped,
+ * conflicts, records waiting, errors).  `tandem plan` prints it; `tandem
+ * run` applies it.  Everything in it lives in the plan's arena.
+ *
+ * The text form is for people; the JSON form (docs/plan.md) is stable: a
+ * field is only ever added to it.
+ */
+#ifndef TD_PLAN_H
+#define TD_PLAN_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "bytecode.h"
+#include "value.h"
+
+typedef enum ChangeKind {
+    CH_CREATE,
+    CH_UPDATE,
+    CH_DELETE,
+    CH_TAG,
+    CH_UNTAG,
+    CH_LIST_ADD,
+    CH_LIST_REMOVE,
+    CH_AUTOMATE
+} ChangeKind;
+
+typedef struct FieldSet {
+    uint16_t field;        /* field id on the object written */
+    Value before, after;
+    uint32_t pc;           /* the instruction that decided it: Program.lines/files give the rule */
+} FieldSet;
+
+typedef struct Change {
+    uint8_t kind;          /* ChangeKind */
+    uint8_t side;          /* side of the sync written: 0 left, 1 right */
+    uint32_t sync;         /* index into Program.syncs */
+    uint32_t object;       /* program object written (a create: what the new record becomes) */
+    const char *id;        /* the record written; NULL for a create and for actions on one */
+    int32_t created;       /* actions on a record this plan creates: that create's index; -1 otherwise */
+    const char *from;      /* the record on the other side behind it, or NULL */
+    const char *key;       /* the pair's match key, or NULL */
+    FieldSet *sets;        /* create and update: the fields written */
+    uint32_t nsets;
+    const char *name;      /* tag, list or automation */
+    const char *ref;       /* untag: the system's id of the tagging, where it has one */
+    uint32_t pc;           /* the rule behind it */
+    int64_t link;          /* the link of the pair in the state, 0 when there is none yet */
+} Change;
+
+typedef enum NoteKind {
+    NOTE_SKIP,             /* a skip rule, a required field, a selection the record no longer meets */
+    NOTE_CONFLICT,         /* a field changed on both sides and nothing settles it */
+    NOTE_WAIT,             /* a record it needs is not linked yet; retried next run */
+    NOTE_ERROR,            /* the record could not be read or its rules failed */
+    NOTE_INFO              /* worth knowing, nothing to do (a delete kept, a converted lead relinked) */
+} NoteKind;
+
+typedef struct Note {
+    uint8_t kind;          /* NoteKind */
+    uint8_t side;
+    uint32_t sync;
+    uint32_t object;
+    const char *id;        /* the record it concerns, or NULL */
+    const char *key;
+    const char *reason;
+    uint32_t pc;           /* the rule behind it; UINT32_MAX none */
+    uint32_t map;          /* NOTE_CONFLICT: map index in Program.maps */
+    Value value[2];        /* NOTE_CONFLICT: the value on each side */
+} Note;
+
+typedef struct SyncSummary {
+    int64_t read[2];
+    int64_t creates, updates, deletes, actions;
+    int64_t skipped, conflicts, waiting, errors;
+    int ran;               /* the sync was due and not paused */
+    const char *why_not;   /* when it did not run: "paused", "not due until ..." */
+} SyncSummary;
+
+typedef struct Plan {
+    Arena a;
+    const Program *p;
+    Change *changes;
+    uint32_t nchanges, capchanges;
+    Note *notes;
+    uint32_t nnotes, capnotes;
+    SyncSummary *sum;      /* per sync */
+    int64_t now;
+} Plan;
+
+void plan_init(Plan *pl, const Program *p, int64_t now);
+void plan_free(Plan *pl);
+/* Appends a zeroed change or note and returns it (valid until the next append). */
+Change *plan_change(Plan *pl, ChangeKind kind, uint32_t sync, int side);
+Note *plan_note(Plan *pl, NoteKind kind, uint32_t sync, int side);
+/* Adds a field to a change (in the plan's arena). */
+void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, uint32_t pc);
+/* A value copied into the plan's arena (text from a record batch outlives it). */
+Value plan_keep(Plan *pl, Value v);
+const char *plan_str(Plan *pl, const char *s);
+
+/* Counts over the whole plan. */
+int64_t plan_pending(const Plan *pl);
+
+/* `tandem plan` output. */
+void plan_text(const Plan *pl, Buf *out);
+void plan_json(const Plan *pl, Buf *out);
+
+/* "file:line" of an instruction's rule. */
+void plan_rule(const Program *p, uint32_t pc, Buf *out);
+const char *plan_action_name(ChangeKind k);
+
+#endif

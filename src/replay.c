@@ -1,0 +1,833 @@
+/* replay.c - a source that answers from recorded API answers and writes
+ * what it would send to an outbox, so any rule file runs with no network
+ * and no credentials (docs/replay.md).
+ *
+ * DIR/<source>/ holds the answers of the system's own API, read through
+ * its codec: <Object>.json (one answer) or <Object>/NAME.json (pages, in name
+ * order), <Object>.deleted.json where the API lists deletes apart
+ * (Salesforce), and one file per metadata answer the codec names (tags,
+ * fields, lists...).  The answers are a snapshot: a record counts as
+ * changed when its change time is after the cursor, as the API's filter
+ * would have it.
+ *
+ * OUTBOX/<source>/ receives requests.jsonl, the requests a run would have
+ * sent, and effects.jsonl, what they did.  The effects are replayed over
+ * the answers on every later read, so the snapshot behaves like the system
+ * after tandem wrote to it: a record tandem created can be found, a field
+ * it set reads back.  New records get the ids <source>-<object>-<n>.
+ */
+#include "connector.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "types.h"
+#include "util.h"
+
+typedef struct Effect Effect;
+struct Effect {
+    uint32_t object;       /* program object */
+    const char *id;
+    int64_t at;            /* the last write */
+    int created, deleted;
+    cJSON *fields;         /* name -> value, the latest */
+    cJSON *tags;           /* name -> true (added) or false (removed) */
+    cJSON *lists;          /* likewise */
+    Effect *next;          /* in the order they were first written */
+};
+
+typedef struct Replay {
+    Connector base;
+    char *dir;             /* DIR/<source> */
+    char *outbox;          /* OUTBOX/<source>, NULL for a plan */
+    int64_t now;
+    Arena a;               /* effects */
+    Symtab effects;        /* "object\x1fid" -> Effect */
+    Effect *first, *last;
+    uint32_t *created;     /* per program object: records created so far */
+    uint32_t taggings;     /* tags tandem put on records so far (their ids) */
+} Replay;
+
+static char *path_join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (!p) { fputs("tandem: out of memory\n", stderr); abort(); }
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static const char *obj_name(const Program *p, uint32_t object) { return program_str(p, p->objects[object].name); }
+
+static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
+    Buf k;
+    buf_init(&k);
+    buf_printf(&k, "%s\x1f%s", obj_name(r->base.p, object), id);
+    Effect *e = symtab_get(&r->effects, buf_str(&k));
+    if (!e && make) {
+        e = arena_alloc(&r->a, sizeof *e);
+        e->object = object;
+        e->id = arena_strdup(&r->a, id);
+        e->fields = cJSON_CreateObject();
+        e->tags = cJSON_CreateObject();
+        e->lists = cJSON_CreateObject();
+        symtab_put(&r->effects, arena_strdup(&r->a, buf_str(&k)), e);
+        if (r->last) r->last->next = e;
+        else r->first = e;
+        r->last = e;
+    }
+    buf_free(&k);
+    return e;
+}
+
+static void set_flag(cJSON *obj, const char *name, int on) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+    cJSON_AddBoolToObject(obj, name, on);
+}
+
+/* Folds one line of effects.jsonl into the table. */
+static int load_effect(Replay *r, const cJSON *e, Buf *err) {
+    const Program *p = r->base.p;
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(e, "action");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
+    if (!cJSON_IsString(id) || !cJSON_IsString(act) || !cJSON_IsNumber(at) ||
+        (!cJSON_IsString(obj) && strcmp(act->valuestring, "meta") != 0)) {
+        buf_puts(err, "an effect needs object, id, action and at");
+        return -1;
+    }
+    if (!strcmp(act->valuestring, "meta")) {
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (cJSON_IsNumber(kind) && kind->valueint >= 0 && kind->valueint < META__COUNT && cJSON_IsString(nm))
+            meta_put(&r->base.meta, (MetaKind)kind->valueint, id->valuestring, nm->valuestring, NULL);
+        return 0;
+    }
+    uint32_t o = 0;
+    while (o < p->nobjects && strcmp(obj_name(p, o), obj->valuestring) != 0) o++;
+    if (o == p->nobjects) return 0; /* an object these rules no longer use */
+    Effect *f = effect_of(r, o, id->valuestring, 1);
+    f->at = (int64_t)at->valuedouble;
+    const char *a = act->valuestring;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+    if (!strcmp(a, "create")) {
+        f->created = 1;
+        f->deleted = 0;
+        r->created[o]++;
+    }
+    if (!strcmp(a, "delete")) f->deleted = 1;
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, fields) {
+        cJSON_DeleteItemFromObjectCaseSensitive(f->fields, v->string);
+        cJSON_AddItemToObject(f->fields, v->string, cJSON_Duplicate(v, 1));
+    }
+    if (cJSON_IsString(name)) {
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, "ref");
+        if (!strcmp(a, "tag") && cJSON_IsString(ref)) {
+            /* the tagging's own id, as ActiveCampaign gives one */
+            cJSON_DeleteItemFromObjectCaseSensitive(f->tags, name->valuestring);
+            cJSON_AddStringToObject(f->tags, name->valuestring, ref->valuestring);
+            r->taggings++;
+        } else if (!strcmp(a, "tag") || !strcmp(a, "untag")) {
+            set_flag(f->tags, name->valuestring, a[0] == 't');
+        }
+        if (!strcmp(a, "list add") || !strcmp(a, "list remove") || !strcmp(a, "create"))
+            set_flag(f->lists, name->valuestring, strcmp(a, "list remove") != 0);
+    }
+    return 0;
+}
+
+static int load_effects(Replay *r, Buf *err) {
+    if (!r->outbox) return 0;
+    char *path = path_join(r->outbox, "effects.jsonl");
+    size_t n;
+    char *text = read_file(path, &n);
+    if (!text) {
+        int missing = errno == ENOENT;
+        if (!missing) buf_printf(err, "%s: %s", path, strerror(errno));
+        free(path);
+        return missing ? 0 : -1;
+    }
+    int rc = 0, line = 1;
+    for (char *s = text; *s && rc == 0; line++) {
+        char *nl = strchr(s, '\n');
+        if (nl) *nl = 0;
+        if (*s) {
+            cJSON *e = cJSON_Parse(s);
+            Buf why;
+            buf_init(&why);
+            if (!e || load_effect(r, e, &why) != 0) {
+                buf_printf(err, "%s:%d: %s", path, line, e ? buf_str(&why) : "not JSON");
+                rc = -1;
+            }
+            buf_free(&why);
+            cJSON_Delete(e);
+        }
+        if (!nl) break;
+        s = nl + 1;
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* Applies what tandem wrote over a record read from the answers. */
+static void overlay(Replay *r, Record *rec, const Effect *e) {
+    const Program *p = r->base.p;
+    Arena *a = r->base.cx.a;
+    const cJSON *v;
+    Buf ignore;
+    buf_init(&ignore);
+    cJSON_ArrayForEach(v, e->fields) record_set_json(p, rec, a, v->string, v, &ignore);
+    buf_free(&ignore);
+    const PObject *o = &p->objects[e->object];
+    /* The write is a change, unless the answer shows a later one. */
+    if (o->modified >= 0 && (rec->vm.modified == INT64_MIN || rec->vm.modified < e->at)) {
+        uint8_t t = p->fields[o->first_field + (uint32_t)o->modified].type;
+        rec->fields[o->modified] = t == TY_DATE ? v_int(VT_DATE, e->at / 86400000LL) : v_int(VT_DATETIME, e->at);
+    }
+    if (e->created && o->created >= 0 && rec->fields[o->created].t == VT_NULL) rec->fields[o->created] = v_int(VT_DATETIME, e->at);
+    if (e->created && o->key >= 0) rec->fields[o->key] = v_str(e->id, strlen(e->id));
+    cJSON_ArrayForEach(v, e->tags) {
+        if (cJSON_IsTrue(v) || cJSON_IsString(v)) record_add_tag(rec, a, v->string, cJSON_IsString(v) ? v->valuestring : NULL);
+        else
+            for (uint32_t i = 0; i < rec->ntag_names; i++)
+                if (!strcmp(rec->tag_names[i], v->string)) {
+                    rec->ntag_names--;
+                    memmove(&rec->tag_names[i], &rec->tag_names[i + 1], (rec->ntag_names - i) * sizeof *rec->tag_names);
+                    memmove(&rec->tag_refs[i], &rec->tag_refs[i + 1], (rec->ntag_names - i) * sizeof *rec->tag_refs);
+                    break;
+                }
+    }
+    cJSON_ArrayForEach(v, e->lists) {
+        if (cJSON_IsTrue(v)) record_add_list(rec, a, v->string);
+        else
+            for (uint32_t i = 0; i < rec->nlists; i++)
+                if (!strcmp(rec->lists[i], v->string)) {
+                    rec->nlists--;
+                    memmove(&rec->lists[i], &rec->lists[i + 1], (rec->nlists - i) * sizeof *rec->lists);
+                    break;
+                }
+    }
+    record_finish(p, rec, a);
+    if (e->deleted) rec->deleted = 1;
+}
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct Scan {
+    Replay *r;
+    uint32_t object;
+    int (*want)(struct Scan *sc, const Record *rec);   /* NULL: every record */
+    int64_t since;
+    RecordSink *out;
+    int64_t newest;
+    Symtab *seen;          /* ids delivered, so effect-only records are not sent twice */
+    Symtab deleted;        /* id -> deletion time + 1 (int64 in the arena), from <Object>.deleted.json */
+    Symtab ids;            /* get: the ids asked for */
+    const char *const *values;
+    uint32_t nvalues;
+    int field;
+    ConnectorKeyFn key;
+    void *kctx;
+    Buf kb;
+} Scan;
+
+static void deliver(Scan *sc, Record *rec) {
+    if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
+    if (sc->want && !sc->want(sc, rec)) return;
+    if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
+    sc->out->record(sc->out->ctx, rec);
+}
+
+static void on_record(void *ctx, Record *rec) {
+    Scan *sc = ctx;
+    if (rec->vm.id) {
+        Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
+        if (e) overlay(sc->r, rec, e);
+        symtab_put(sc->seen, rec->vm.id, rec);
+        /* listed as deleted apart: it is, as of then */
+        const int64_t *when = symtab_get(&sc->deleted, rec->vm.id);
+        if (when) {
+            rec->deleted = 1;
+            if (*when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < *when)) rec->vm.modified = *when;
+        }
+    }
+    deliver(sc, rec);
+}
+
+static void on_bad(void *ctx, const char *id, const char *reason) {
+    Scan *sc = ctx;
+    sc->out->bad(sc->out->ctx, id, reason);
+}
+
+/* A record the API lists as deleted: kept until the answers are read. */
+static void on_deleted(void *ctx, const char *id, int64_t when) {
+    Scan *sc = ctx;
+    if (!id) return;
+    int64_t *w = arena_alloc(sc->r->base.cx.a, sizeof *w);
+    *w = when;
+    const char *k = arena_strdup(sc->r->base.cx.a, id);
+    if (!symtab_get(&sc->deleted, k)) symtab_put(&sc->deleted, k, w);
+}
+
+/* Deleted records the answers no longer hold: only their id and when. */
+static void deliver_deleted(Scan *sc) {
+    const Program *p = sc->r->base.p;
+    const PObject *o = &p->objects[sc->object];
+    Arena *a = sc->r->base.cx.a;
+    for (int i = 0; i < sc->deleted.n; i++) {
+        const char *id = sc->deleted.order[i].key;
+        const int64_t *when = sc->deleted.order[i].val;
+        if (symtab_get(sc->seen, id)) continue;
+        Record *rec = arena_alloc(a, sizeof *rec);
+        record_init(p, sc->object, a, rec);
+        if (o->key >= 0) rec->fields[o->key] = v_str(id, strlen(id));
+        record_finish(p, rec, a);
+        rec->deleted = 1;
+        if (*when != INT64_MIN) rec->vm.modified = *when;
+        symtab_put(sc->seen, id, rec);
+        deliver(sc, rec);
+    }
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The answer files of an object: <Object>.json, else the .json files in <Object>/. */
+static int answer_files(Replay *r, const char *object, char ***files, int *n, Buf *err) {
+    *files = NULL;
+    *n = 0;
+    char *one = path_join(r->dir, object);
+    size_t len = strlen(one);
+    char *json = malloc(len + 6);
+    if (!json) abort();
+    snprintf(json, len + 6, "%s.json", one);
+    struct stat sb;
+    if (stat(json, &sb) == 0) {
+        *files = malloc(sizeof **files);
+        (*files)[0] = json;
+        *n = 1;
+        free(one);
+        return 0;
+    }
+    free(json);
+    DIR *d = opendir(one);
+    if (!d) {
+        free(one);
+        return 0; /* no answers: no records of that object */
+    }
+    struct dirent *de;
+    int cap = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **v = realloc(*files, (size_t)cap * sizeof *v);
+            if (!v) abort();
+            *files = v;
+        }
+        (*files)[(*n)++] = path_join(one, de->d_name);
+    }
+    closedir(d);
+    free(one);
+    qsort(*files, (size_t)*n, sizeof **files, name_cmp);
+    (void)err;
+    return 0;
+}
+
+static cJSON *read_json(const char *path, Buf *err) {
+    size_t n;
+    char *text = read_file(path, &n);
+    if (!text) {
+        buf_printf(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    if (!j) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        int line = 1;
+        for (size_t i = 0; i < at && i < n; i++) if (text[i] == '\n') line++;
+        buf_printf(err, "%s:%d: not valid JSON", path, line);
+    }
+    free(text);
+    return j;
+}
+
+/* Deletes the API lists apart (Salesforce getDeleted), read first so the
+ * answers' records can be marked. */
+static int read_deleted(Scan *sc, const char *oname, Buf *err) {
+    Replay *r = sc->r;
+    if (!r->base.codec->decode_deleted) return 0;
+    Buf name;
+    buf_init(&name);
+    buf_printf(&name, "%s.deleted.json", oname);
+    char *path = path_join(r->dir, buf_str(&name));
+    buf_free(&name);
+    int rc = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        cJSON *j = read_json(path, err);
+        if (!j) rc = -1;
+        else {
+            Buf why;
+            buf_init(&why);
+            if (r->base.codec->decode_deleted(&r->base.cx, sc->object, j, sc, on_deleted, &why) != 0) {
+                buf_printf(err, "%s: %s", path, buf_str(&why));
+                rc = -1;
+            }
+            buf_free(&why);
+            cJSON_Delete(j);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* Every record of the object: the answers, deletes listed apart, then
+ * records only tandem made. */
+static int scan(Scan *sc, Buf *err) {
+    Replay *r = sc->r;
+    const Program *p = r->base.p;
+    const char *oname = obj_name(p, sc->object);
+    Symtab seen;
+    symtab_init(&seen, r->base.cx.a);
+    symtab_init(&sc->deleted, r->base.cx.a);
+    sc->seen = &seen;
+    if (read_deleted(sc, oname, err) != 0) {
+        sc->seen = NULL;
+        return -1;
+    }
+    RecordSink mid = {sc, on_record, on_bad};
+    char **files;
+    int nf, rc = 0;
+    answer_files(r, oname, &files, &nf, err);
+    for (int i = 0; i < nf && rc == 0; i++) {
+        cJSON *j = read_json(files[i], err);
+        Buf next, why;
+        buf_init(&next);
+        buf_init(&why);
+        if (!j) rc = -1;
+        else if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
+            buf_printf(err, "%s: %s", files[i], buf_str(&why));
+            rc = -1;
+        }
+        buf_free(&next);
+        buf_free(&why);
+        cJSON_Delete(j);
+    }
+    for (int i = 0; i < nf; i++) free(files[i]);
+    free(files);
+    if (rc != 0) {
+        sc->seen = NULL;
+        return -1;
+    }
+    deliver_deleted(sc);
+    /* Records tandem created that the answers do not hold (yet). */
+    for (Effect *e = r->first; e; e = e->next) {
+        if (e->object != sc->object || !e->created || symtab_get(&seen, e->id)) continue;
+        Record rec;
+        record_init(p, sc->object, r->base.cx.a, &rec);
+        overlay(r, &rec, e);
+        Record *keep = arena_alloc(r->base.cx.a, sizeof *keep);
+        *keep = rec;
+        deliver(sc, keep);
+    }
+    sc->seen = NULL;
+    return 0;
+}
+
+static int replay_changed(Connector *s, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+    Scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.r = (Replay *)s;
+    sc.object = object;
+    sc.since = since;
+    sc.out = sink;
+    sc.newest = since;
+    int rc = scan(&sc, err);
+    if (newest) *newest = sc.newest;
+    return rc;
+}
+
+static int want_id(Scan *sc, const Record *rec) { return rec->vm.id && symtab_get(&sc->ids, rec->vm.id) != NULL; }
+
+static int replay_get(Connector *s, uint32_t object, const char *const *ids, uint32_t n, RecordSink *sink, Buf *err) {
+    Scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.r = (Replay *)s;
+    sc.object = object;
+    sc.since = INT64_MIN;
+    sc.out = sink;
+    sc.want = want_id;
+    symtab_init(&sc.ids, s->cx.a);
+    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, ids[i], (void *)1);
+    return scan(&sc, err);
+}
+
+static int want_value(Scan *sc, const Record *rec) {
+    buf_reset(&sc->kb);
+    if (sc->key) {
+        if (sc->key(sc->kctx, rec, &sc->kb) != 0) return 0;
+    } else {
+        if (sc->field < 0 || (uint32_t)sc->field >= rec->vm.nf || value_blank(rec->fields[sc->field])) return 0;
+        value_format(rec->fields[sc->field], &sc->kb);
+    }
+    return symtab_get(&sc->ids, buf_str(&sc->kb)) != NULL;
+}
+
+static int replay_find(Connector *s, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+                       void *kctx, RecordSink *sink, Buf *err) {
+    Scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.r = (Replay *)s;
+    sc.object = object;
+    sc.since = INT64_MIN;
+    sc.out = sink;
+    sc.want = want_value;
+    sc.field = field;
+    sc.key = key;
+    sc.kctx = kctx;
+    buf_init(&sc.kb);
+    symtab_init(&sc.ids, s->cx.a);
+    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, values[i], (void *)1);
+    int rc = scan(&sc, err);
+    buf_free(&sc.kb);
+    return rc;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int append_line(const char *dir, const char *file, const char *line, Buf *err) {
+    char *path = path_join(dir, file);
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        buf_printf(err, "%s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    int ok = fputs(line, f) >= 0 && fputc('\n', f) != EOF;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) buf_printf(err, "%s: %s", path, strerror(errno));
+    free(path);
+    return ok ? 0 : -1;
+}
+
+static int mkdirs(const char *path, Buf *err) {
+    char *p = strdup(path);
+    if (!p) abort();
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) break;
+        *s = '/';
+    }
+    int rc = mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1;
+    if (rc) buf_printf(err, "%s: %s", p, strerror(errno));
+    free(p);
+    return rc;
+}
+
+static void json_field(const Program *pr, const Change *c, const FieldSet *f, cJSON *fields) {
+    const PObject *o = &pr->objects[c->object];
+    const char *name = program_str(pr, pr->fields[o->first_field + f->field].name);
+    Buf v;
+    buf_init(&v);
+    value_json(f->after, &v);
+    cJSON *j = cJSON_Parse(buf_str(&v));
+    buf_free(&v);
+    if (j) cJSON_AddItemToObject(fields, name, j);
+}
+
+/* The requests a change would send, as JSON lines: what a connector
+ * would put on the wire. */
+static void request_lines(Replay *r, const RequestList *rl, Buf *out) {
+    for (uint32_t i = 0; i < rl->n; i++) {
+        const Request *q = &rl->v[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "at", (double)r->now);
+        cJSON_AddStringToObject(o, "method", q->method);
+        cJSON_AddStringToObject(o, "path", q->path);
+        if (q->headers) {
+            cJSON *h = cJSON_AddArrayToObject(o, "headers");
+            const char *s = q->headers;
+            while (*s) {
+                const char *e = strchr(s, '\n');
+                size_t n = e ? (size_t)(e - s) : strlen(s);
+                if (n) {
+                    char *line = strndup(s, n);
+                    if (line) cJSON_AddItemToArray(h, cJSON_CreateString(line));
+                    free(line);
+                }
+                s += n + (e ? 1 : 0);
+            }
+        }
+        cJSON *body = q->body ? cJSON_Parse(q->body) : NULL;
+        if (body) cJSON_AddItemToObject(o, "body", body);
+        else if (q->body) cJSON_AddStringToObject(o, "body", q->body);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line) {
+            buf_puts(out, line);
+            buf_putc(out, '\n');
+        }
+        free(line);
+        cJSON_Delete(o);
+    }
+}
+
+/* cx->ensure: a tag, list, automation or custom field the system lacks is
+ * made up here, as the system would make it, and remembered. */
+typedef struct Ensure {
+    Replay *r;
+    Buf *requests;         /* what creating it would send */
+    Buf *effects;
+    int failed;
+} Ensure;
+
+static const char *replay_ensure(void *ctx, MetaKind kind, const char *name) {
+    static const char *const kinds[] = {"field", "dealfield", "tag", "list", "automation"};
+    Ensure *en = ctx;
+    Replay *r = en->r;
+    Connector *s = &r->base;
+    const MetaEntry *have = meta_by_name(&s->meta, kind, name);
+    if (have) return have->id;
+    if (kind == META_AUTOMATION) return NULL; /* automations are built in the system's editor, never by tandem */
+    uint32_t n = 1;
+    for (int i = 0; i < s->meta.by_id[kind].n; i++) n++;
+    Buf id;
+    buf_init(&id);
+    buf_printf(&id, "%s-%s-%u", s->name, kinds[kind], n);
+    meta_put(&s->meta, kind, buf_str(&id), name, NULL);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "at", (double)r->now);
+    cJSON_AddStringToObject(e, "action", "meta");
+    cJSON_AddNumberToObject(e, "kind", kind);
+    cJSON_AddStringToObject(e, "id", buf_str(&id));
+    cJSON_AddStringToObject(e, "name", name);
+    char *line = cJSON_PrintUnformatted(e);
+    if (line) {
+        buf_printf(en->effects, "%s\n", line);
+        cJSON *q = cJSON_CreateObject();
+        cJSON_AddNumberToObject(q, "at", (double)r->now);
+        cJSON_AddStringToObject(q, "create", kinds[kind]);
+        cJSON_AddStringToObject(q, "name", name);
+        cJSON_AddStringToObject(q, "id", buf_str(&id));
+        char *ql = cJSON_PrintUnformatted(q);
+        if (ql) buf_printf(en->requests, "%s\n", ql);
+        free(ql);
+        cJSON_Delete(q);
+    }
+    free(line);
+    cJSON_Delete(e);
+    buf_free(&id);
+    have = meta_by_name(&s->meta, kind, name);
+    return have ? have->id : NULL;
+}
+
+static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint32_t n, ApplyResult *res, Buf *err) {
+    Replay *r = (Replay *)s;
+    const Program *p = s->p;
+    if (!r->outbox) {
+        buf_puts(err, "a plan applies nothing");
+        return -1;
+    }
+    if (mkdirs(r->outbox, err) != 0) return -1;
+    Arena a;
+    arena_init(&a);
+    Buf requests, effects;
+    buf_init(&requests);
+    buf_init(&effects);
+    Ensure en = {r, &requests, &effects, 0};
+    CodecCtx cx = s->cx;
+    cx.a = &a;
+    cx.ensure = replay_ensure;
+    cx.ensure_ctx = &en;
+    for (uint32_t i = 0; i < n; i++) {
+        const Change *c = &pl->changes[idx[i]];
+        ApplyResult *out = &res[i];
+        memset(out, 0, sizeof *out);
+        const char *id = c->id;
+        if (c->created >= 0) {
+            /* an action on a record created earlier in this call */
+            id = NULL;
+            for (uint32_t k = 0; k < i; k++)
+                if (idx[k] == (uint32_t)c->created) id = res[k].id;
+            if (!id) {
+                out->error = "the record it belongs to was not created";
+                continue;
+            }
+        }
+        RequestList rl = {NULL, 0, 0};
+        Buf why;
+        buf_init(&why);
+        if (s->codec->encode(&cx, c, c->kind == CH_CREATE ? NULL : id, &rl, &why) != 0) {
+            /* the system could not take it: refused, as it would be */
+            out->error = arena_strdup(&r->a, buf_str(&why));
+            buf_free(&why);
+            continue;
+        }
+        buf_free(&why);
+        request_lines(r, &rl, &requests);
+        if (c->kind == CH_CREATE) {
+            Buf b;
+            buf_init(&b);
+            buf_printf(&b, "%s-%s-%u", s->name, obj_name(p, c->object), ++r->created[c->object]);
+            id = arena_strdup(&r->a, buf_str(&b));
+            buf_free(&b);
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "at", (double)r->now);
+        cJSON_AddStringToObject(e, "action", plan_action_name((ChangeKind)c->kind));
+        cJSON_AddStringToObject(e, "object", obj_name(p, c->object));
+        cJSON_AddStringToObject(e, "id", id);
+        if (c->nsets) {
+            cJSON *fields = cJSON_AddObjectToObject(e, "fields");
+            for (uint32_t k = 0; k < c->nsets; k++) json_field(p, c, &c->sets[k], fields);
+        }
+        if (c->name) cJSON_AddStringToObject(e, "name", c->name);
+        if (c->kind == CH_TAG) {
+            Buf ref;
+            buf_init(&ref);
+            buf_printf(&ref, "%s-tagging-%u", s->name, r->taggings + 1);
+            cJSON_AddStringToObject(e, "ref", buf_str(&ref));
+            buf_free(&ref);
+        }
+        char *line = cJSON_PrintUnformatted(e);
+        if (line) buf_printf(&effects, "%s\n", line);
+        Buf ignore;
+        buf_init(&ignore);
+        load_effect(r, e, &ignore);
+        buf_free(&ignore);
+        free(line);
+        cJSON_Delete(e);
+        out->ok = 1;
+        out->id = id;
+    }
+    /* Requests first: an effect is only ever recorded for a request sent. */
+    int rc = 0;
+    if (requests.n) {
+        requests.p[--requests.n] = 0;
+        rc = append_line(r->outbox, "requests.jsonl", buf_str(&requests), err);
+    }
+    if (rc == 0 && effects.n) {
+        effects.p[--effects.n] = 0;
+        rc = append_line(r->outbox, "effects.jsonl", buf_str(&effects), err);
+    }
+    buf_free(&requests);
+    buf_free(&effects);
+    arena_free(&a);
+    return rc;
+}
+
+static void replay_close(Connector *s) {
+    Replay *r = (Replay *)s;
+    for (Effect *e = r->first; e; e = e->next) {
+        cJSON_Delete(e->fields);
+        cJSON_Delete(e->tags);
+        cJSON_Delete(e->lists);
+    }
+    free(r->dir);
+    free(r->outbox);
+    free(r->created);
+    arena_free(&r->a);
+    arena_free(&s->meta_arena);
+    free(r);
+}
+
+static const ConnectorOps replay_ops = {replay_changed, replay_get, replay_find, replay_apply, replay_close};
+
+Connector *replay_open(const Program *p, const char *name, const char *system, const char *dir, const char *outbox,
+                    int64_t now, Buf *err) {
+    const Codec *codec = codec_for(system);
+    if (!codec) {
+        buf_printf(err, "source '%s': tandem has no codec for %s", name, system);
+        return NULL;
+    }
+    Replay *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    Connector *s = &r->base;
+    s->ops = &replay_ops;
+    s->name = name;
+    s->system = system;
+    s->codec = codec;
+    s->p = p;
+    arena_init(&s->meta_arena);
+    meta_init(&s->meta, &s->meta_arena);
+    s->cx.p = p;
+    s->cx.meta = &s->meta;
+    s->cx.a = &s->meta_arena;
+    arena_init(&r->a);
+    symtab_init(&r->effects, &r->a);
+    r->now = now;
+    r->dir = path_join(dir, name);
+    r->outbox = outbox ? path_join(outbox, name) : NULL;
+    r->created = calloc(p->nobjects + 1, sizeof *r->created);
+    struct stat sb;
+    if (stat(r->dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        buf_printf(err, "replay: no directory %s for source '%s'", r->dir, name);
+        replay_close(s);
+        return NULL;
+    }
+    int rc = 0;
+    for (const char *const *m = codec->meta; *m && rc == 0; m++) {
+        Buf file;
+        buf_init(&file);
+        buf_printf(&file, "%s.json", *m);
+        char *path = path_join(r->dir, buf_str(&file));
+        buf_free(&file);
+        if (stat(path, &sb) == 0) {
+            cJSON *j = read_json(path, err);
+            Buf why;
+            buf_init(&why);
+            if (!j) rc = -1;
+            else if (codec->decode_meta(&s->cx, *m, j, &why) != 0) {
+                buf_printf(err, "%s: %s", path, buf_str(&why));
+                rc = -1;
+            }
+            buf_free(&why);
+            cJSON_Delete(j);
+        }
+        free(path);
+    }
+    if (rc == 0) rc = load_effects(r, err);
+    if (rc != 0) {
+        replay_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, Connector ***out, uint32_t *n,
+                    Buf *err) {
+    *out = calloc(2 * p->nsyncs + 1, sizeof **out);
+    *n = 0;
+    if (!*out) abort();
+    for (uint32_t si = 0; si < p->nsyncs; si++)
+        for (int k = 0; k < 2; k++) {
+            const PSide *sd = &p->syncs[si].side[k];
+            const char *name = program_str(p, sd->source);
+            int have = 0;
+            for (uint32_t i = 0; i < *n; i++) if (!strcmp((*out)[i]->name, name)) have = 1;
+            if (have) continue;
+            Connector *s = replay_open(p, name, program_str(p, p->objects[sd->object].system), dir, outbox, now, err);
+            if (!s) {
+                connectors_close(*out, *n);
+                *out = NULL;
+                *n = 0;
+                return -1;
+            }
+            (*out)[(*n)++] = s;
+        }
+    return 0;
+}
+
+void connectors_close(Connector **v, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) v[i]->ops->close(v[i]);
+    free(v);
+}

@@ -1,0 +1,652 @@
+/* store.c - the state file: schema, migrations and the queries behind
+ * store.h.  Statements are prepared once per store and reused, since a run
+ * asks for links and bases once per record. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Each entry moves the schema one version up; a file at version n gets
+ * entries n.. applied in one transaction.  Never edit an entry once
+ * released: add one. */
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE links ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sync TEXT NOT NULL,"
+    "  left_object TEXT NOT NULL, left_id TEXT NOT NULL,"
+    "  right_object TEXT NOT NULL, right_id TEXT NOT NULL,"
+    "  left_deleted INTEGER NOT NULL DEFAULT 0, right_deleted INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, synced INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX links_left ON links(sync, left_id);"
+    "CREATE UNIQUE INDEX links_right ON links(sync, right_id);"
+    "CREATE TABLE base ("
+    "  link INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,"
+    "  map TEXT NOT NULL, side INTEGER NOT NULL, value TEXT,"
+    "  PRIMARY KEY (link, map, side)) WITHOUT ROWID;"
+    "CREATE TABLE cursors ("
+    "  source TEXT NOT NULL, object TEXT NOT NULL, value TEXT NOT NULL, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, object)) WITHOUT ROWID;"
+    "CREATE TABLE syncs ("
+    "  name TEXT PRIMARY KEY, first_run INTEGER NOT NULL, last_run INTEGER NOT NULL DEFAULT 0,"
+    "  last_ok INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY, rules TEXT NOT NULL, started INTEGER NOT NULL, finished INTEGER,"
+    "  status TEXT NOT NULL,"
+    "  read INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,"
+    "  deleted INTEGER NOT NULL DEFAULT 0, tagged INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,"
+    "  conflicts INTEGER NOT NULL DEFAULT 0, waiting INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE record_status ("
+    "  sync TEXT NOT NULL, side INTEGER NOT NULL, object TEXT NOT NULL, id TEXT NOT NULL,"
+    "  status TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL,"
+    "  PRIMARY KEY (sync, side, id)) WITHOUT ROWID;"
+    "CREATE INDEX record_status_by ON record_status(sync, status, at);"
+    "CREATE TABLE errors ("
+    "  id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id),"
+    "  sync TEXT NOT NULL, side INTEGER NOT NULL, object TEXT NOT NULL, record_id TEXT,"
+    "  reason TEXT NOT NULL, rule TEXT, at INTEGER NOT NULL);"
+    "CREATE INDEX errors_run ON errors(run);"
+    "CREATE TABLE queue ("
+    "  sync TEXT NOT NULL, side INTEGER NOT NULL, id TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL,"
+    "  PRIMARY KEY (sync, side, id)) WITHOUT ROWID;"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id),"
+    "  sync TEXT NOT NULL, source TEXT NOT NULL, object TEXT NOT NULL, record_id TEXT,"
+    "  action TEXT NOT NULL, field TEXT, before TEXT, after TEXT, rule TEXT, at INTEGER NOT NULL);"
+    "CREATE INDEX audit_run ON audit(run);"
+    "CREATE TABLE journal ("
+    "  id INTEGER PRIMARY KEY, run INTEGER NOT NULL, sync TEXT NOT NULL, source TEXT NOT NULL,"
+    "  object TEXT NOT NULL, side INTEGER NOT NULL, action TEXT NOT NULL, record_id TEXT, partner TEXT,"
+    "  key TEXT, body TEXT, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX journal_pending ON journal(done, id);",
+};
+
+enum { NSTMT = 64 };
+
+struct Store {
+    sqlite3 *db;
+    int readonly;
+    Buf err;
+    struct { const char *sql; sqlite3_stmt *st; } cache[NSTMT];
+    int ncache;
+};
+
+static int fail(Store *s, const char *what) {
+    buf_reset(&s->err);
+    buf_printf(&s->err, "%s: %s", what, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+const char *store_error(const Store *s) { return buf_str(&s->err); }
+
+/* The prepared statement for sql (a string literal: cached by address),
+ * reset and unbound. */
+static sqlite3_stmt *stmt(Store *s, const char *sql) {
+    for (int i = 0; i < s->ncache; i++)
+        if (s->cache[i].sql == sql) {
+            sqlite3_reset(s->cache[i].st);
+            sqlite3_clear_bindings(s->cache[i].st);
+            return s->cache[i].st;
+        }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "preparing a query");
+        return NULL;
+    }
+    if (s->ncache < NSTMT) {
+        s->cache[s->ncache].sql = sql;
+        s->cache[s->ncache].st = st;
+        s->ncache++;
+    }
+    return st;
+}
+
+/* Statements past the cache (there should be none) are finalized here. */
+static void done_with(Store *s, sqlite3_stmt *st) {
+    for (int i = 0; i < s->ncache; i++)
+        if (s->cache[i].st == st) { sqlite3_reset(st); return; }
+    sqlite3_finalize(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Binds the arguments by a format: s text, i int64, d int. */
+static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap) {
+    for (int i = 0; fmt[i]; i++) {
+        switch (fmt[i]) {
+        case 's': bind_text(st, i + 1, va_arg(ap, const char *)); break;
+        case 'i': sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
+        case 'd': sqlite3_bind_int(st, i + 1, va_arg(ap, int)); break;
+        }
+    }
+}
+
+/* Runs a statement that returns no rows. */
+static int exec(Store *s, const char *sql, const char *fmt, ...) {
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    bindv(st, fmt, ap);
+    va_end(ap);
+    int rc = sqlite3_step(st);
+    done_with(s, st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(s, "writing the state");
+}
+
+/* Prepares and binds a query; the caller steps it and calls done_with. */
+static sqlite3_stmt *query(Store *s, const char *sql, const char *fmt, ...) {
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    bindv(st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, Arena *a) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+static int simple(Store *s, const char *sql) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        buf_reset(&s->err);
+        buf_printf(&s->err, "%s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int store_version(Store *s) {
+    sqlite3_stmt *st = query(s, "PRAGMA user_version", "");
+    if (!st) return -1;
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    done_with(s, st);
+    return v;
+}
+
+static int migrate(Store *s) {
+    int have = store_version(s);
+    int want = (int)(sizeof migrations / sizeof migrations[0]);
+    if (have < 0) return fail(s, "reading the schema version");
+    if (have > want) {
+        buf_reset(&s->err);
+        buf_printf(&s->err, "the state file is at schema version %d; this tandem knows up to %d (use a newer tandem)",
+                   have, want);
+        return -1;
+    }
+    if (have == want) return 0;
+    if (s->readonly) {
+        buf_reset(&s->err);
+        buf_printf(&s->err, "the state file is at schema version %d and needs migrating to %d: run 'tandem run' once",
+                   have, want);
+        return -1;
+    }
+    if (simple(s, "BEGIN IMMEDIATE") != 0) return -1;
+    for (int v = have; v < want; v++) {
+        if (simple(s, migrations[v]) != 0) {
+            Buf m;
+            buf_init(&m);
+            buf_printf(&m, "migrating the state file to version %d: %s", v + 1, buf_str(&s->err));
+            buf_reset(&s->err);
+            buf_puts(&s->err, buf_str(&m));
+            buf_free(&m);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", want);
+    if (simple(s, sql) != 0 || simple(s, "COMMIT") != 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+Store *store_open(const char *path, int flags, Buf *err) {
+    Store *s = calloc(1, sizeof *s);
+    if (!s) { buf_puts(err, "out of memory"); return NULL; }
+    buf_init(&s->err);
+    s->readonly = (flags & STORE_READONLY) != 0;
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    int rc;
+    if (s->readonly && !exists) {
+        /* plan on a first run: an empty state that is never written out */
+        rc = sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        s->readonly = 0;
+    } else {
+        if (!exists) {
+            /* Create it 0600 ourselves: it holds customers' data. */
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+            if (fd < 0 && errno != EEXIST) {
+                buf_printf(err, "%s: cannot create the state file: %s", path, strerror(errno));
+                buf_free(&s->err);
+                free(s);
+                return NULL;
+            }
+            if (fd >= 0) close(fd);
+        }
+        rc = sqlite3_open_v2(path, &s->db, s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        buf_printf(err, "%s: cannot open the state file: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL: a plan can read while a run writes.  synchronous=FULL: a
+     * committed run survives a power cut, not only a crash. */
+    const char *setup = s->readonly ? "PRAGMA foreign_keys = ON"
+                                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON";
+    if (simple(s, setup) != 0 || migrate(s) != 0) {
+        buf_printf(err, "%s: %s", path, buf_str(&s->err));
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(Store *s) {
+    if (!s) return;
+    for (int i = 0; i < s->ncache; i++) sqlite3_finalize(s->cache[i].st);
+    sqlite3_close(s->db);
+    buf_free(&s->err);
+    free(s);
+}
+
+int store_begin(Store *s) { return simple(s, "BEGIN IMMEDIATE"); }
+int store_commit(Store *s) { return simple(s, "COMMIT"); }
+int store_rollback(Store *s) { return sqlite3_get_autocommit(s->db) ? 0 : simple(s, "ROLLBACK"); }
+
+/* ------------------------------------------------------------- links */
+
+#define LINK_COLS "id, sync, left_object, left_id, right_object, right_id, left_deleted, right_deleted, created, synced"
+
+static void read_link(sqlite3_stmt *st, Arena *a, Link *l) {
+    l->id = sqlite3_column_int64(st, 0);
+    l->sync = col_text(st, 1, a);
+    l->object[0] = col_text(st, 2, a);
+    l->rid[0] = col_text(st, 3, a);
+    l->object[1] = col_text(st, 4, a);
+    l->rid[1] = col_text(st, 5, a);
+    l->deleted[0] = sqlite3_column_int64(st, 6);
+    l->deleted[1] = sqlite3_column_int64(st, 7);
+    l->created = sqlite3_column_int64(st, 8);
+    l->synced = sqlite3_column_int64(st, 9);
+}
+
+int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out) {
+    static const char *const sql[2] = {
+        "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND left_id = ?2",
+        "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND right_id = ?2",
+    };
+    sqlite3_stmt *st = query(s, sql[side & 1], "ss", sync, id);
+    if (!st) return -1;
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        read_link(st, a, out);
+        found = 1;
+    }
+    done_with(s, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading links");
+    return found;
+}
+
+int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
+                   int64_t at, int64_t *id) {
+    if (exec(s,
+             "INSERT INTO links (sync, left_object, left_id, right_object, right_id, created, synced) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+             "sssssi", sync, lobj, lid, robj, rid, at) != 0)
+        return -1;
+    if (id) *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_link_move(Store *s, int64_t link, const char *sync, int side, const char *object, const char *id) {
+    static const char *const sql[2] = {
+        "UPDATE links SET sync = ?2, left_object = ?3, left_id = ?4, left_deleted = 0 WHERE id = ?1",
+        "UPDATE links SET sync = ?2, right_object = ?3, right_id = ?4, right_deleted = 0 WHERE id = ?1",
+    };
+    return exec(s, sql[side & 1], "isss", link, sync, object, id);
+}
+
+int store_link_deleted(Store *s, int64_t link, int side, int64_t at) {
+    static const char *const sql[2] = {
+        "UPDATE links SET left_deleted = ?2 WHERE id = ?1",
+        "UPDATE links SET right_deleted = ?2 WHERE id = ?1",
+    };
+    return exec(s, sql[side & 1], "ii", link, at);
+}
+
+int store_link_synced(Store *s, int64_t link, int64_t at) {
+    return exec(s, "UPDATE links SET synced = ?2 WHERE id = ?1", "ii", link, at);
+}
+
+int store_link_drop(Store *s, int64_t link) {
+    return exec(s, "DELETE FROM links WHERE id = ?1", "i", link);
+}
+
+int store_links_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Link *l)) {
+    /* A private statement: each() may call the store again. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT " LINK_COLS " FROM links WHERE sync = ?1 ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "reading links");
+    bind_text(st, 1, sync);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        Link l;
+        read_link(st, a, &l);
+        if (each(ctx, &l)) { rc = SQLITE_DONE; break; }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading links");
+}
+
+static int64_t count(Store *s, const char *sql, const char *a, const char *b) {
+    sqlite3_stmt *st = query(s, sql, b ? "ss" : "s", a, b);
+    if (!st) return -1;
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    done_with(s, st);
+    return n;
+}
+
+int64_t store_link_count(Store *s, const char *sync) {
+    return count(s, "SELECT count(*) FROM links WHERE sync = ?1", sync, NULL);
+}
+
+/* ------------------------------------------------------------- bases */
+
+int store_base_get(Store *s, int64_t link, const char *map, int side, Arena *a, const char **json) {
+    sqlite3_stmt *st = query(s, "SELECT value FROM base WHERE link = ?1 AND map = ?2 AND side = ?3", "isd", link, map, side);
+    if (!st) return -1;
+    int rc = sqlite3_step(st), found = 0;
+    *json = NULL;
+    if (rc == SQLITE_ROW) {
+        *json = col_text(st, 0, a);
+        found = 1;
+    }
+    done_with(s, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading base values");
+    return found;
+}
+
+int store_base_put(Store *s, int64_t link, const char *map, int side, const char *json) {
+    return exec(s, "INSERT OR REPLACE INTO base (link, map, side, value) VALUES (?1, ?2, ?3, ?4)", "isds", link, map,
+                side, json);
+}
+
+/* ------------------------------------------------------------- cursors */
+
+int store_cursor_get(Store *s, const char *source, const char *object, Arena *a, const char **value) {
+    sqlite3_stmt *st = query(s, "SELECT value FROM cursors WHERE source = ?1 AND object = ?2", "ss", source, object);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    *value = rc == SQLITE_ROW ? col_text(st, 0, a) : NULL;
+    done_with(s, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading cursors");
+    return *value != NULL;
+}
+
+int store_cursor_put(Store *s, const char *source, const char *object, const char *value, int64_t at) {
+    return exec(s, "INSERT OR REPLACE INTO cursors (source, object, value, updated) VALUES (?1, ?2, ?3, ?4)", "sssi",
+                source, object, value, at);
+}
+
+/* ------------------------------------------------------------- syncs */
+
+int store_sync_get(Store *s, const char *sync, SyncState *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = query(s, "SELECT first_run, last_run, last_ok FROM syncs WHERE name = ?1", "s", sync);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->first_run = sqlite3_column_int64(st, 0);
+        out->last_run = sqlite3_column_int64(st, 1);
+        out->last_ok = sqlite3_column_int64(st, 2);
+    }
+    done_with(s, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading syncs");
+    return rc == SQLITE_ROW;
+}
+
+int store_sync_ran(Store *s, const char *sync, int64_t started, int ok) {
+    return exec(s,
+                "INSERT INTO syncs (name, first_run, last_run, last_ok) VALUES (?1, ?2, ?2, CASE WHEN ?3 THEN ?2 ELSE 0 END) "
+                "ON CONFLICT(name) DO UPDATE SET last_run = ?2, last_ok = CASE WHEN ?3 THEN ?2 ELSE last_ok END",
+                "sid", sync, started, ok);
+}
+
+/* ------------------------------------------------------------- runs */
+
+int store_run_begin(Store *s, const char *rules, int64_t started, int64_t *run) {
+    if (exec(s, "INSERT INTO runs (rules, started, status) VALUES (?1, ?2, 'running')", "si", rules, started) != 0)
+        return -1;
+    *run = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_runs_stopped(Store *s) {
+    return exec(s, "UPDATE runs SET status = 'stopped' WHERE status = 'running'", "");
+}
+
+int store_run_end(Store *s, int64_t run, const char *status, const RunCounts *n, int64_t finished) {
+    sqlite3_stmt *st = query(s,
+                             "UPDATE runs SET status = ?2, finished = ?3, read = ?4, created = ?5, updated = ?6, "
+                             "deleted = ?7, tagged = ?8, skipped = ?9, conflicts = ?10, waiting = ?11, errors = ?12 "
+                             "WHERE id = ?1",
+                             "isiiiiiiiiii", run, status, finished, n->read, n->created, n->updated, n->deleted,
+                             n->tagged, n->skipped, n->conflicts, n->waiting, n->errors);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "recording the run");
+}
+
+int store_runs_each(Store *s, int limit, Arena *a, void *ctx, int (*each)(void *ctx, const RunInfo *r)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT id, started, finished, rules, status, read, created, updated, deleted, tagged, "
+                             "skipped, conflicts, waiting, errors FROM runs ORDER BY id DESC LIMIT ?1",
+                             "d", limit);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        RunInfo r;
+        r.id = sqlite3_column_int64(st, 0);
+        r.started = sqlite3_column_int64(st, 1);
+        r.finished = sqlite3_column_int64(st, 2);
+        r.rules = col_text(st, 3, a);
+        r.status = col_text(st, 4, a);
+        int64_t *c = &r.n.read;
+        for (int i = 0; i < 9; i++) c[i] = sqlite3_column_int64(st, 5 + i);
+        if (each(ctx, &r)) { rc = SQLITE_DONE; break; }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading runs");
+}
+
+/* ------------------------------------------------------------- status, errors */
+
+int store_status_put(Store *s, const char *sync, int side, const char *object, const char *id, const char *status,
+                     const char *reason, int64_t at) {
+    return exec(s,
+                "INSERT OR REPLACE INTO record_status (sync, side, object, id, status, reason, at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "sdssssi", sync, side, object, id, status, reason, at);
+}
+
+int store_status_each(Store *s, const char *sync, const char *status, Arena *a, void *ctx,
+                      int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
+                                  int64_t at)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT side, object, id, reason, at FROM record_status WHERE sync = ?1 AND status = ?2 "
+                             "ORDER BY at, id",
+                             "ss", sync, status);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (each(ctx, sqlite3_column_int(st, 0), col_text(st, 1, a), col_text(st, 2, a), col_text(st, 3, a),
+                 sqlite3_column_int64(st, 4))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading record status");
+}
+
+int64_t store_status_count(Store *s, const char *sync, const char *status) {
+    return count(s, "SELECT count(*) FROM record_status WHERE sync = ?1 AND status = ?2", sync, status);
+}
+
+int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,
+                    const char *reason, const char *rule, int64_t at) {
+    return exec(s,
+                "INSERT INTO errors (run, sync, side, object, record_id, reason, rule, at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "isdssssi", run, sync, side, object, id, reason, rule, at);
+}
+
+int store_errors_each(Store *s, int64_t run, Arena *a, void *ctx,
+                      int (*each)(void *ctx, const char *reason, int64_t count, const char *example_id)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT reason, count(*), min(record_id) FROM errors WHERE run = ?1 "
+                             "GROUP BY reason ORDER BY count(*) DESC, reason",
+                             "i", run);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (each(ctx, col_text(st, 0, a), sqlite3_column_int64(st, 1), col_text(st, 2, a))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading errors");
+}
+
+/* ------------------------------------------------------------- queue */
+
+int store_queue_add(Store *s, const char *sync, int side, const char *id, const char *reason, int64_t at) {
+    return exec(s, "INSERT OR IGNORE INTO queue (sync, side, id, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)", "sdssi", sync,
+                side, id, reason, at);
+}
+
+int store_queue_remove(Store *s, const char *sync, int side, const char *id) {
+    return exec(s, "DELETE FROM queue WHERE sync = ?1 AND side = ?2 AND id = ?3", "sds", sync, side, id);
+}
+
+int store_queue_each(Store *s, const char *sync, Arena *a, void *ctx,
+                     int (*each)(void *ctx, int side, const char *id, const char *reason, int64_t at)) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT side, id, reason, at FROM queue WHERE sync = ?1 ORDER BY at, id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(s, "reading the queue");
+    bind_text(st, 1, sync);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (each(ctx, sqlite3_column_int(st, 0), col_text(st, 1, a), col_text(st, 2, a), sqlite3_column_int64(st, 3))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading the queue");
+}
+
+/* ------------------------------------------------------------- audit */
+
+int store_audit_add(Store *s, const AuditEntry *e) {
+    return exec(s,
+                "INSERT INTO audit (run, sync, source, object, record_id, action, field, before, after, rule, at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "isssssssssi", e->run, e->sync, e->source, e->object, e->id, e->action, e->field, e->before, e->after,
+                e->rule, e->at);
+}
+
+int store_audit_each(Store *s, int64_t run, Arena *a, void *ctx, int (*each)(void *ctx, const AuditEntry *e)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT run, sync, source, object, record_id, action, field, before, after, rule, at "
+                             "FROM audit WHERE run = ?1 ORDER BY id",
+                             "i", run);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        AuditEntry e;
+        e.run = sqlite3_column_int64(st, 0);
+        e.sync = col_text(st, 1, a);
+        e.source = col_text(st, 2, a);
+        e.object = col_text(st, 3, a);
+        e.id = col_text(st, 4, a);
+        e.action = col_text(st, 5, a);
+        e.field = col_text(st, 6, a);
+        e.before = col_text(st, 7, a);
+        e.after = col_text(st, 8, a);
+        e.rule = col_text(st, 9, a);
+        e.at = sqlite3_column_int64(st, 10);
+        if (each(ctx, &e)) { rc = SQLITE_DONE; break; }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading the audit log");
+}
+
+/* ------------------------------------------------------------- journal */
+
+int store_intent_add(Store *s, const Intent *in, int64_t *id) {
+    if (exec(s,
+             "INSERT INTO journal (run, sync, source, object, side, action, record_id, partner, key, body, at) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             "isssdsssssi", in->run, in->sync, in->source, in->object, in->side, in->action, in->id_rec,
+             in->partner, in->key, in->body, in->at) != 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_intent_done(Store *s, int64_t id) {
+    return exec(s, "UPDATE journal SET done = 1 WHERE id = ?1", "i", id);
+}
+
+int store_intents_each(Store *s, Arena *a, void *ctx, int (*each)(void *ctx, const Intent *in)) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, run, sync, source, object, side, action, record_id, partner, key, body, at "
+                           "FROM journal WHERE done = 0 ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "reading the journal");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        Intent in;
+        in.id = sqlite3_column_int64(st, 0);
+        in.run = sqlite3_column_int64(st, 1);
+        in.sync = col_text(st, 2, a);
+        in.source = col_text(st, 3, a);
+        in.object = col_text(st, 4, a);
+        in.side = sqlite3_column_int(st, 5);
+        in.action = col_text(st, 6, a);
+        in.id_rec = col_text(st, 7, a);
+        in.partner = col_text(st, 8, a);
+        in.key = col_text(st, 9, a);
+        in.body = col_text(st, 10, a);
+        in.at = sqlite3_column_int64(st, 11);
+        if (each(ctx, &in)) { rc = SQLITE_DONE; break; }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading the journal");
+}

@@ -1,0 +1,172 @@
+/* store.h - tandem's state in SQLite: what it must remember between runs.
+ *
+ * Links between the ids of paired records, per sync; the value of every
+ * mapped field after the last sync (the base of the three-way merge);
+ * cursors per source and object; run history; per-record sync status and
+ * errors (B27, B31); the queue of flagged records (B13); an audit log of
+ * every applied change; and a journal of changes sent but not yet
+ * recorded, so a run that dies between sending and recording is finished,
+ * not repeated, by the next one.  docs/state.md describes the schema.
+ *
+ * Every function returns 0 on success and -1 with a message in the
+ * store's error (store_error) on failure; none prints or exits.  Times
+ * are milliseconds since 1970 UTC.  Values are kept as JSON text (null
+ * for none), as value_json writes them.  Text returned by the store lives
+ * in the arena the caller passes.
+ */
+#ifndef TD_STORE_H
+#define TD_STORE_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+
+typedef struct Store Store;
+
+enum { STORE_READONLY = 1 };
+
+/* Opens (creating it, mode 0600, when it does not exist and the store is
+ * not read-only) and migrates the state file.  A read-only store of a file
+ * that does not exist is an empty in-memory one: `plan` changes nothing on
+ * disk.  NULL with the reason in err on failure. */
+Store *store_open(const char *path, int flags, Buf *err);
+void store_close(Store *s);
+const char *store_error(const Store *s);
+/* The schema version the file is at (PRAGMA user_version). */
+int store_version(Store *s);
+
+int store_begin(Store *s);
+int store_commit(Store *s);
+int store_rollback(Store *s);
+
+/* ---- links */
+
+typedef struct Link {
+    int64_t id;
+    const char *sync;
+    const char *object[2];  /* object of each side, e.g. "Lead", "contact" */
+    const char *rid[2];     /* record id of each side */
+    int64_t deleted[2];     /* when each side was seen deleted; 0 when it was not */
+    int64_t created, synced;/* when linked; when last synced */
+} Link;
+
+/* The link of sync whose side holds id.  1 found, 0 not, -1 error. */
+int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out);
+/* A new link; its id in *id. */
+int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
+                   int64_t at, int64_t *id);
+/* Moves a link (B17): to another sync, with a new object and id on side. */
+int store_link_move(Store *s, int64_t link, const char *sync, int side, const char *object, const char *id);
+/* Marks side deleted at `at` (0 clears it: the record came back). */
+int store_link_deleted(Store *s, int64_t link, int side, int64_t at);
+int store_link_synced(Store *s, int64_t link, int64_t at);
+/* Forgets a link and its base values. */
+int store_link_drop(Store *s, int64_t link);
+/* Every link of a sync, in id order; each() returns non-zero to stop. */
+int store_links_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Link *l));
+int64_t store_link_count(Store *s, const char *sync);
+
+/* ---- base values: per link, per map (named by its key) and side */
+
+int store_base_get(Store *s, int64_t link, const char *map, int side, Arena *a, const char **json);
+int store_base_put(Store *s, int64_t link, const char *map, int side, const char *json);
+
+/* ---- cursors: how far each source's object has been read */
+
+int store_cursor_get(Store *s, const char *source, const char *object, Arena *a, const char **value);
+int store_cursor_put(Store *s, const char *source, const char *object, const char *value, int64_t at);
+
+/* ---- syncs: first and last runs, for `since first run`, B30 and schedules */
+
+typedef struct SyncState {
+    int64_t first_run;      /* 0: never ran */
+    int64_t last_run;       /* start of the last run that finished */
+    int64_t last_ok;        /* ... that finished without errors */
+} SyncState;
+
+int store_sync_get(Store *s, const char *sync, SyncState *out);
+int store_sync_ran(Store *s, const char *sync, int64_t started, int ok);
+
+/* ---- runs */
+
+typedef struct RunCounts {
+    int64_t read, created, updated, deleted, tagged, skipped, conflicts, waiting, errors;
+} RunCounts;
+
+typedef struct RunInfo {
+    int64_t id, started, finished;
+    const char *rules;      /* the rule file */
+    const char *status;     /* running, ok, errors, failed */
+    RunCounts n;
+} RunInfo;
+
+int store_run_begin(Store *s, const char *rules, int64_t started, int64_t *run);
+/* Runs still marked running when a new one starts died on the way: they
+ * become "stopped". */
+int store_runs_stopped(Store *s);
+int store_run_end(Store *s, int64_t run, const char *status, const RunCounts *n, int64_t finished);
+/* The last `limit` runs, newest first. */
+int store_runs_each(Store *s, int limit, Arena *a, void *ctx, int (*each)(void *ctx, const RunInfo *r));
+
+/* ---- per-record status (B27) and errors (B31) */
+
+int store_status_put(Store *s, const char *sync, int side, const char *object, const char *id, const char *status,
+                     const char *reason, int64_t at);
+/* Records of a sync in a status (e.g. "waiting"), oldest first. */
+int store_status_each(Store *s, const char *sync, const char *status, Arena *a, void *ctx,
+                      int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
+                                  int64_t at));
+int64_t store_status_count(Store *s, const char *sync, const char *status);
+
+int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,
+                    const char *reason, const char *rule, int64_t at);
+/* Errors of the last run that had any, grouped by reason, most frequent first. */
+int store_errors_each(Store *s, int64_t run, Arena *a, void *ctx,
+                      int (*each)(void *ctx, const char *reason, int64_t count, const char *example_id));
+
+/* ---- the queue of flagged records (B13) */
+
+int store_queue_add(Store *s, const char *sync, int side, const char *id, const char *reason, int64_t at);
+int store_queue_remove(Store *s, const char *sync, int side, const char *id);
+int store_queue_each(Store *s, const char *sync, Arena *a, void *ctx,
+                     int (*each)(void *ctx, int side, const char *id, const char *reason, int64_t at));
+
+/* ---- audit log of applied changes */
+
+typedef struct AuditEntry {
+    int64_t run;
+    const char *sync, *source, *object, *id;
+    const char *action;     /* create, update, delete, tag, untag, list add, list remove, automation */
+    const char *field;      /* the field, tag, list or automation; NULL for create and delete */
+    const char *before, *after; /* JSON values */
+    const char *rule;       /* file:line of the rule that decided it */
+    int64_t at;
+} AuditEntry;
+
+int store_audit_add(Store *s, const AuditEntry *e);
+int store_audit_each(Store *s, int64_t run, Arena *a, void *ctx, int (*each)(void *ctx, const AuditEntry *e));
+
+/* ---- the journal: changes sent to a system, until their result is recorded */
+
+typedef struct Intent {
+    int64_t id, run;
+    const char *sync, *source, *object;
+    int side;
+    const char *action;     /* create, update, delete... */
+    const char *id_rec;     /* the record written (NULL for a create) */
+    const char *partner;    /* the record on the other side it came from */
+    const char *key;        /* its match key, to find a create that happened */
+    const char *body;       /* what was sent, as JSON */
+    int64_t at;
+} Intent;
+
+/* Journals a change before it is sent (committed at once by the caller). */
+int store_intent_add(Store *s, const Intent *in, int64_t *id);
+/* The change is recorded (its result stored elsewhere in the same
+ * transaction): the intent is done. */
+int store_intent_done(Store *s, int64_t id);
+/* Intents of earlier runs still pending, oldest first. */
+int store_intents_each(Store *s, Arena *a, void *ctx, int (*each)(void *ctx, const Intent *in));
+
+#endif

@@ -1,0 +1,279 @@
+/* test_store.c - the state file: schema, links and bases, cursors, runs,
+ * status, errors, queue, audit and journal, and how it opens. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "unit_test.h"
+
+static char path[64];
+
+static Store *fresh(void) {
+    snprintf(path, sizeof path, "/tmp/tandem-store-test-%d.db", (int)getpid());
+    unlink(path);
+    Buf err;
+    buf_init(&err);
+    Store *s = store_open(path, 0, &err);
+    if (!s) printf("store_open: %s\n", buf_str(&err));
+    buf_free(&err);
+    return s;
+}
+
+static void cleanup(void) {
+    char p[80];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static int count_link(void *ctx, const Link *l) {
+    (void)l;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_open(void) {
+    Store *s = fresh();
+    CHECK(s != NULL);
+    if (!s) return;
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK(store_version(s) == 1);
+    store_close(s);
+
+    /* A read-only store of a missing file is empty and creates nothing. */
+    cleanup();
+    Buf err;
+    buf_init(&err);
+    s = store_open(path, STORE_READONLY, &err);
+    CHECK(s != NULL);
+    CHECK(access(path, F_OK) != 0);
+    SyncState ss;
+    CHECK(s && store_sync_get(s, "leads", &ss) == 0 && ss.first_run == 0);
+    store_close(s);
+
+    /* A file from a newer tandem is refused with a message. */
+    s = fresh();
+    store_close(s);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    buf_reset(&err);
+    s = store_open(path, 0, &err);
+    CHECK(s == NULL);
+    CHECK(strstr(buf_str(&err), "schema version 99") != NULL);
+    store_close(s);
+
+    /* Not a database at all. */
+    FILE *f = fopen(path, "w");
+    fputs("this is not a state file, it is a shopping list\n", f);
+    fclose(f);
+    buf_reset(&err);
+    s = store_open(path, 0, &err);
+    CHECK(s == NULL);
+    CHECK(strstr(buf_str(&err), path) != NULL);
+    store_close(s);
+    buf_free(&err);
+    cleanup();
+}
+
+static void test_links(void) {
+    Store *s = fresh();
+    if (!s) return;
+    Arena a;
+    arena_init(&a);
+    int64_t id = 0, id2 = 0;
+    CHECK(store_begin(s) == 0);
+    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "7", 1000, &id) == 0);
+    CHECK(store_link_add(s, "leads", "Lead", "00Q2", "contact", "8", 1000, &id2) == 0);
+    /* one record links once per sync */
+    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "9", 1000, NULL) == -1);
+    CHECK(strstr(store_error(s), "UNIQUE") != NULL);
+    CHECK(store_commit(s) == 0);
+
+    Link l;
+    CHECK(store_link_find(s, "leads", 1, "7", &a, &l) == 1);
+    CHECK_STR(l.rid[0], "00Q1");
+    CHECK_STR(l.object[0], "Lead");
+    CHECK(l.deleted[0] == 0 && l.created == 1000);
+    CHECK(store_link_find(s, "leads", 0, "7", &a, &l) == 0);
+    CHECK(store_link_find(s, "contacts", 1, "7", &a, &l) == 0);
+
+    CHECK(store_base_put(s, id, "LastName|lastName", 0, "\"Lee\"") == 0);
+    CHECK(store_base_put(s, id, "LastName|lastName", 1, "\"Lee\"") == 0);
+    CHECK(store_base_put(s, id, "LastName|lastName", 1, "\"Li\"") == 0);
+    const char *v;
+    CHECK(store_base_get(s, id, "LastName|lastName", 1, &a, &v) == 1);
+    CHECK_STR(v, "\"Li\"");
+    CHECK(store_base_get(s, id, "Phone|phone", 1, &a, &v) == 0 && v == NULL);
+
+    /* B17: the link moves to the contact the lead became, base and all */
+    CHECK(store_link_move(s, id, "contacts", 0, "Contact", "0031") == 0);
+    CHECK(store_link_find(s, "leads", 0, "00Q1", &a, &l) == 0);
+    CHECK(store_link_find(s, "contacts", 0, "0031", &a, &l) == 1);
+    CHECK_STR(l.rid[1], "7");
+    CHECK(store_base_get(s, id, "LastName|lastName", 0, &a, &v) == 1);
+
+    CHECK(store_link_deleted(s, id2, 0, 5000) == 0);
+    CHECK(store_link_find(s, "leads", 0, "00Q2", &a, &l) == 1 && l.deleted[0] == 5000 && l.deleted[1] == 0);
+    int n = 0;
+    CHECK(store_links_each(s, "leads", &a, &n, count_link) == 0 && n == 1);
+    CHECK(store_link_count(s, "contacts") == 1);
+
+    /* dropping a link drops its bases */
+    CHECK(store_link_drop(s, id) == 0);
+    CHECK(store_base_get(s, id, "LastName|lastName", 0, &a, &v) == 0);
+    CHECK(store_link_count(s, "contacts") == 0);
+    arena_free(&a);
+    store_close(s);
+
+    /* What was committed is there after reopening. */
+    Buf err;
+    buf_init(&err);
+    s = store_open(path, STORE_READONLY, &err);
+    arena_init(&a);
+    CHECK(s && store_link_find(s, "leads", 0, "00Q2", &a, &l) == 1);
+    /* and a read-only store refuses to write */
+    CHECK(s && store_link_add(s, "leads", "Lead", "00Q3", "contact", "10", 1, NULL) == -1);
+    arena_free(&a);
+    buf_free(&err);
+    store_close(s);
+    cleanup();
+}
+
+static int first_run(void *ctx, const RunInfo *r) {
+    RunInfo *out = ctx;
+    if (!out->id) *out = *r;
+    return 0;
+}
+
+struct errs { int n; const char *reason[4]; int64_t count[4]; };
+static int each_error(void *ctx, const char *reason, int64_t count, const char *example) {
+    (void)example;
+    struct errs *e = ctx;
+    if (e->n < 4) { e->reason[e->n] = reason; e->count[e->n] = count; }
+    e->n++;
+    return 0;
+}
+
+static int each_waiting(void *ctx, int side, const char *object, const char *id, const char *reason, int64_t at) {
+    (void)side; (void)object; (void)reason; (void)at;
+    const char **first = ctx;
+    if (!*first) *first = id;
+    return 0;
+}
+
+static int each_queued(void *ctx, int side, const char *id, const char *reason, int64_t at) {
+    (void)side; (void)reason; (void)at; (void)id;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int each_audit(void *ctx, const AuditEntry *e) {
+    const AuditEntry **out = ctx;
+    if (!out[0]) {
+        AuditEntry *c = malloc(sizeof *c);
+        *c = *e;
+        out[0] = c;
+    }
+    return 0;
+}
+
+static int each_intent(void *ctx, const Intent *in) {
+    int *n = ctx;
+    if (!strcmp(in->action, "create") && in->key && !strcmp(in->key, "ann@x.io")) n[0]++;
+    n[1]++;
+    return 0;
+}
+
+static void test_history(void) {
+    Store *s = fresh();
+    if (!s) return;
+    Arena a;
+    arena_init(&a);
+
+    const char *cur;
+    CHECK(store_cursor_get(s, "sf", "Lead", &a, &cur) == 0 && cur == NULL);
+    CHECK(store_cursor_put(s, "sf", "Lead", "2026-11-01T00:00:00Z|00Q9", 10) == 0);
+    CHECK(store_cursor_put(s, "sf", "Lead", "2026-11-02T00:00:00Z|00Q1", 20) == 0);
+    CHECK(store_cursor_get(s, "sf", "Lead", &a, &cur) == 1);
+    CHECK_STR(cur, "2026-11-02T00:00:00Z|00Q1");
+
+    SyncState ss;
+    CHECK(store_sync_get(s, "leads", &ss) == 0);
+    CHECK(store_sync_ran(s, "leads", 100, 1) == 0);
+    CHECK(store_sync_ran(s, "leads", 200, 0) == 0);
+    CHECK(store_sync_get(s, "leads", &ss) == 1);
+    CHECK(ss.first_run == 100 && ss.last_run == 200 && ss.last_ok == 100);
+
+    int64_t run;
+    CHECK(store_run_begin(s, "rules/x.sync", 300, &run) == 0);
+    RunCounts c = {.read = 5, .created = 2, .updated = 1, .skipped = 1, .errors = 3};
+    CHECK(store_error_add(s, run, "leads", 1, "contact", "7", "required field Company of Lead has no value", "x.sync:5", 300) == 0);
+    CHECK(store_error_add(s, run, "leads", 1, "contact", "8", "required field Company of Lead has no value", "x.sync:5", 300) == 0);
+    CHECK(store_error_add(s, run, "deals", 0, "Opportunity", "006", "\"abc\" is not a number", "x.sync:9", 300) == 0);
+    CHECK(store_run_end(s, run, "errors", &c, 400) == 0);
+    RunInfo r;
+    memset(&r, 0, sizeof r);
+    CHECK(store_runs_each(s, 10, &a, &r, first_run) == 0);
+    CHECK(r.id == run && r.finished == 400 && r.n.created == 2 && r.n.errors == 3);
+    CHECK_STR(r.status, "errors");
+    struct errs e = {0};
+    CHECK(store_errors_each(s, run, &a, &e, each_error) == 0);
+    CHECK(e.n == 2 && e.count[0] == 2 && e.count[1] == 1);
+    CHECK_STR(e.reason[0], "required field Company of Lead has no value");
+
+    CHECK(store_status_put(s, "deals", 0, "Opportunity", "006A", "waiting", "contact not linked", 50) == 0);
+    CHECK(store_status_put(s, "deals", 0, "Opportunity", "006B", "waiting", "contact not linked", 40) == 0);
+    CHECK(store_status_put(s, "deals", 0, "Opportunity", "006A", "synced", NULL, 60) == 0);
+    CHECK(store_status_count(s, "deals", "waiting") == 1);
+    const char *first = NULL;
+    CHECK(store_status_each(s, "deals", "waiting", &a, &first, each_waiting) == 0);
+    CHECK_STR(first, "006B");
+
+    int nq = 0;
+    CHECK(store_queue_add(s, "leads", 1, "7", "tagged", 10) == 0);
+    CHECK(store_queue_add(s, "leads", 1, "7", "tagged again", 11) == 0);
+    CHECK(store_queue_add(s, "leads", 1, "8", "tagged", 12) == 0);
+    CHECK(store_queue_each(s, "leads", &a, &nq, each_queued) == 0 && nq == 2);
+    CHECK(store_queue_remove(s, "leads", 1, "7") == 0);
+    nq = 0;
+    CHECK(store_queue_each(s, "leads", &a, &nq, each_queued) == 0 && nq == 1);
+
+    AuditEntry ae = {run, "leads", "ac", "contact", "7", "update", "lastName", "\"Li\"", "\"Lee\"", "x.sync:6", 350};
+    CHECK(store_audit_add(s, &ae) == 0);
+    const AuditEntry *got[1] = {NULL};
+    CHECK(store_audit_each(s, run, &a, got, each_audit) == 0);
+    CHECK(got[0] && !strcmp(got[0]->after, "\"Lee\"") && !strcmp(got[0]->rule, "x.sync:6"));
+    free((void *)got[0]);
+
+    Intent in = {0, run, "leads", "ac", "contact", 1, "create", NULL, "00Q1", "ann@x.io", "{\"contact\":{}}", 360};
+    int64_t iid, iid2;
+    CHECK(store_intent_add(s, &in, &iid) == 0);
+    in.key = "bob@x.io";
+    CHECK(store_intent_add(s, &in, &iid2) == 0);
+    CHECK(store_intent_done(s, iid2) == 0);
+    int n[2] = {0, 0};
+    CHECK(store_intents_each(s, &a, n, each_intent) == 0);
+    CHECK(n[0] == 1 && n[1] == 1);
+
+    /* A rolled-back transaction leaves nothing behind. */
+    CHECK(store_begin(s) == 0);
+    CHECK(store_cursor_put(s, "ac", "contact", "later", 30) == 0);
+    CHECK(store_rollback(s) == 0);
+    CHECK(store_cursor_get(s, "ac", "contact", &a, &cur) == 0);
+    arena_free(&a);
+    store_close(s);
+    cleanup();
+}
+
+void test_store_all(void) {
+    test_open();
+    test_links();
+    test_history();
+}
