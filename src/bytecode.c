@@ -100,6 +100,19 @@ static int lookup(const Program *p, const PHash *h, Value v, int pairs) {
     return -1;
 }
 
+const PSource *program_source(const Program *p, const char *name) {
+    for (uint32_t i = 0; i < p->nsources; i++)
+        if (!strcmp(program_str(p, p->sources[i].name), name)) return &p->sources[i];
+    return NULL;
+}
+
+const PSetting *program_setting(const Program *p, const PSource *s, const char *name) {
+    if (!s) return NULL;
+    for (uint32_t i = 0; i < s->nsettings; i++)
+        if (!strcmp(program_str(p, p->settings[s->first_setting + i].name), name)) return &p->settings[s->first_setting + i];
+    return NULL;
+}
+
 int program_in_set(const Program *p, uint32_t set, Value v) { return lookup(p, &p->sets[set], v, 0) >= 0; }
 
 Value program_vmap(const Program *p, uint32_t map, Value v) {
@@ -116,7 +129,7 @@ Value program_vmap(const Program *p, uint32_t map, Value v) {
 /* ------------------------------------------------------------- writing */
 
 static const unsigned char magic[8] = {'T', 'N', 'D', 'M', 'B', 'C', '\r', '\n'};
-enum { FORMAT_VERSION = 2, HEADER_SIZE = 20 };
+enum { FORMAT_VERSION = 3, HEADER_SIZE = 20 };
 
 static void w8(Buf *b, unsigned v) { buf_putc(b, (char)(v & 0xFF)); }
 static void w16(Buf *b, unsigned v) { w8(b, v); w8(b, v >> 8); }
@@ -181,6 +194,13 @@ void program_save(const Program *p, Buf *out) {
     for (uint32_t i = 0; i < p->nvmaps; i++) { w32(&b, p->vmaps[i].first); w32(&b, p->vmaps[i].n); w32(&b, p->vmaps[i].els); }
     w32(&b, p->nu32);
     for (uint32_t i = 0; i < p->nu32; i++) w32(&b, p->u32[i]);
+    w32(&b, p->nsources);
+    for (uint32_t i = 0; i < p->nsources; i++) {
+        const PSource *s = &p->sources[i];
+        w32(&b, s->name); w32(&b, s->system); w32(&b, s->first_setting); w32(&b, s->nsettings);
+    }
+    w32(&b, p->nsettings);
+    for (uint32_t i = 0; i < p->nsettings; i++) { w32(&b, p->settings[i].name); w8(&b, p->settings[i].kind); w32(&b, p->settings[i].value); }
     w32(&b, p->nfiles);
     for (uint32_t i = 0; i < p->nfiles; i++) w32(&b, p->filenames[i]);
     w32(&b, p->ncode);
@@ -354,6 +374,16 @@ static int validate(const Program *p, Buf *err) {
     }
     for (uint32_t i = 0; i < p->nfiles; i++) if (!str_ok(p, p->filenames[i])) return fail(err, "file %u has a bad name", i);
     for (uint32_t i = 0; i < p->ncode; i++) if (p->files[i] >= p->nfiles) return fail(err, "instruction %u has a bad file", i);
+    for (uint32_t i = 0; i < p->nsources; i++) {
+        const PSource *s = &p->sources[i];
+        if (!str_ok(p, s->name) || !str_ok(p, s->system) || (uint64_t)s->first_setting + s->nsettings > p->nsettings)
+            return fail(err, "source %u is malformed", i);
+    }
+    for (uint32_t i = 0; i < p->nsettings; i++) {
+        const PSetting *s = &p->settings[i];
+        if (!str_ok(p, s->name) || s->kind > SET_SECRET || (s->kind == SET_VALUE ? s->value >= p->nconsts : !str_ok(p, s->value)))
+            return fail(err, "setting %u is malformed", i);
+    }
     /* Syncs own contiguous, ordered ranges of code that cover all of it. */
     uint32_t next = 0;
     for (uint32_t si = 0; si < p->nsyncs; si++) {
@@ -526,6 +556,17 @@ Program *program_load(const unsigned char *data, size_t n, Buf *err) {
     p->nu32 = rcount(&r, "integers", 4);
     p->u32 = ralloc(p, p->nu32, sizeof *p->u32);
     for (uint32_t i = 0; i < p->nu32; i++) p->u32[i] = r32(&r);
+    p->nsources = rcount(&r, "sources", 16);
+    p->sources = ralloc(p, p->nsources, sizeof *p->sources);
+    for (uint32_t i = 0; i < p->nsources; i++) {
+        PSource *s = &p->sources[i];
+        s->name = r32(&r); s->system = r32(&r); s->first_setting = r32(&r); s->nsettings = r32(&r);
+    }
+    p->nsettings = rcount(&r, "settings", 9);
+    p->settings = ralloc(p, p->nsettings, sizeof *p->settings);
+    for (uint32_t i = 0; i < p->nsettings; i++) {
+        p->settings[i].name = r32(&r); p->settings[i].kind = (uint8_t)r8(&r); p->settings[i].value = r32(&r);
+    }
     p->nfiles = rcount(&r, "files", 4);
     p->filenames = ralloc(p, p->nfiles, sizeof *p->filenames);
     for (uint32_t i = 0; i < p->nfiles; i++) p->filenames[i] = r32(&r);

@@ -137,6 +137,23 @@ typedef struct PSync {
     uint32_t line, file;   /* the sync's declaration */
 } PSync;
 
+/* A source of the rule file and its settings, as the connectors need them:
+ * literal values, and the names of the environment variables and secrets
+ * that hold credentials (never their values). */
+enum { SET_VALUE, SET_ENV, SET_SECRET };
+
+typedef struct PSetting {
+    uint32_t name;         /* string id: "instance", or "auth.client_id" inside oauth2(...) */
+    uint8_t kind;          /* SET_* */
+    uint32_t value;        /* SET_VALUE: constant index; SET_ENV, SET_SECRET: string id of the variable */
+} PSetting;
+
+typedef struct PSource {
+    uint32_t name;         /* string id: "sf" */
+    uint32_t system;       /* string id: "salesforce" */
+    uint32_t first_setting, nsettings;
+} PSource;
+
 typedef struct PSkip {
     uint32_t text;         /* string id: the rule as written */
     uint32_t line, file;
@@ -169,6 +186,10 @@ typedef struct Program {
     uint32_t nobjects;
     PField *fields;
     uint32_t nfields;
+    PSource *sources;      /* in declaration order */
+    uint32_t nsources;
+    PSetting *settings;
+    uint32_t nsettings;
     PSync *syncs;          /* in run order */
     uint32_t nsyncs;
     PMap *maps;
@@ -203,6 +224,10 @@ const char *program_str(const Program *p, uint32_t id);
 
 /* Builds the hash tables of sets and value maps (after compiling or loading). */
 void program_index(Program *p);
+/* A source by name, and one of its settings by name (NULL when not set). */
+const PSource *program_source(const Program *p, const char *name);
+const PSetting *program_setting(const Program *p, const PSource *s, const char *name);
+
 /* Set membership and value-map lookup; vmap returns VT_NONE when missing. */
 int program_in_set(const Program *p, uint32_t set, Value v);
 Value program_vmap(const Program *p, uint32_t map, Value v);

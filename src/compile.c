@@ -64,6 +64,8 @@ typedef struct Cc {
     uint32_t capline;
     uint32_t *filenames; uint32_t nfiles, capfiles;
     PSync *syncs; uint32_t nsyncs;
+    PSource *sources; uint32_t nsources, capsources;
+    PSetting *settings; uint32_t nsettings, capsettings;
 
     /* while compiling a sync */
     Sync *sy;
@@ -1075,6 +1077,57 @@ static void compile_sync(Cc *cc, Sync *sy, PSync *ps) {
     free(map_k);
 }
 
+/* ---------------------------------------------------------- sources */
+
+static void add_setting(Cc *cc, const char *name, const Node *v) {
+    PSetting s;
+    memset(&s, 0, sizeof s);
+    s.name = cstr_id(cc, name);
+    if (v->kind == NODE_CALL && (!strcmp(v->name, "env") || !strcmp(v->name, "secret"))) {
+        const Node *arg = v->list ? v->list->a : NULL;
+        if (!arg || arg->kind != NODE_LIT || arg->op != TK_STRING) return;
+        s.kind = v->name[0] == 'e' ? SET_ENV : SET_SECRET;
+        s.value = cstr_id(cc, arg->str);
+    } else if (v->kind == NODE_CALL && !strcmp(v->name, "oauth2")) {
+        for (const Node *a = v->list; a; a = a->next) {
+            if (!a->name || !a->a) continue;
+            char *sub = arena_printf(cc->a, "%s.%s", name, a->name);
+            add_setting(cc, sub, a->a);
+        }
+        return;
+    } else {
+        Value val;
+        if (!fold(cc, v, &val)) return;
+        s.kind = SET_VALUE;
+        s.value = const_id(cc, val);
+    }
+    PUSH(cc->settings, cc->nsettings, cc->capsettings, s);
+}
+
+/* Every source with its settings, given or defaulted, for the connectors. */
+static void compile_sources(Cc *cc) {
+    Model *m = cc->m;
+    for (int i = 0; i < m->srctab.n; i++) {
+        Source *src = m->srctab.order[i].val;
+        if (!src->sys) continue;
+        PSource ps;
+        ps.name = cstr_id(cc, src->name);
+        ps.system = cstr_id(cc, src->sys->name);
+        ps.first_setting = cc->nsettings;
+        for (Node *st = src->decl->list; st; st = st->next)
+            if (st->kind == NODE_SETTING && st->a) add_setting(cc, st->name, st->a);
+        for (int k = 0; k < src->sys->nsettings; k++) {
+            Field *f = src->sys->settings[k];
+            int given = 0;
+            for (Node *st = src->decl->list; st; st = st->next)
+                if (st->kind == NODE_SETTING && !strcmp(st->name, f->name)) given = 1;
+            if (!given && f->deflt) add_setting(cc, f->name, f->deflt);
+        }
+        ps.nsettings = cc->nsettings - ps.first_setting;
+        PUSH(cc->sources, cc->nsources, cc->capsources, ps);
+    }
+}
+
 /* ---------------------------------------------------------- the program */
 
 #define COPY(dst, src, n)                                                         \
@@ -1104,6 +1157,7 @@ Program *compile_unit(Unit *u) {
     cc.nsyncs = (uint32_t)m->nsyncs;
     cc.syncs = calloc(cc.nsyncs ? cc.nsyncs : 1, sizeof *cc.syncs);
     for (int i = 0; i < m->nsyncs; i++) compile_sync(&cc, m->order[i], &cc.syncs[i]);
+    compile_sources(&cc);
 
     Program *p = NULL;
     if (!cc.failed) {
@@ -1117,6 +1171,8 @@ Program *compile_unit(Unit *u) {
         p->nfields = cc.nfields; COPY(p->fields, cc.fields, cc.nfields);
         p->nobjects = cc.nobjects; COPY(p->objects, cc.objects, cc.nobjects);
         p->nsyncs = cc.nsyncs; COPY(p->syncs, cc.syncs, cc.nsyncs);
+        p->nsources = cc.nsources; COPY(p->sources, cc.sources, cc.nsources);
+        p->nsettings = cc.nsettings; COPY(p->settings, cc.settings, cc.nsettings);
         p->nmaps = cc.nmaps; COPY(p->maps, cc.maps, cc.nmaps);
         p->ntags = cc.ntags; COPY(p->tags, cc.tags, cc.ntags);
         p->nskips = cc.nskips; COPY(p->skips, cc.skips, cc.nskips);
@@ -1136,6 +1192,7 @@ Program *compile_unit(Unit *u) {
     buf_free(&cc.pool);
     free(cc.consts); free(cc.const_off); free(cc.fields); free(cc.objects); free(cc.objsrc);
     free(cc.maps); free(cc.tags); free(cc.skips); free(cc.convs); free(cc.sets); free(cc.vmaps);
+    free(cc.sources); free(cc.settings);
     free(cc.u32); free(cc.code); free(cc.lines); free(cc.files); free(cc.filenames); free(cc.syncs);
     scratch_free(&cc.scratch);
     free(cc.reported);

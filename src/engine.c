@@ -53,6 +53,7 @@ typedef struct Outcome {
     const char *reason;    /* skip, wait, error */
     const char *rule;      /* file:line */
     const char *move_sync, *move_object, *move_id; /* OUT_CONVERT */
+    int account;           /* a pair of accounts (B09): linked under "<sync>#account" */
 } Outcome;
 
 typedef struct Engine {
@@ -69,6 +70,11 @@ typedef struct Engine {
     Symtab pending;        /* "sync\x1fside\x1fid" -> other id: links this plan would make */
     Buf err;
 } Engine;
+
+typedef struct IdList {
+    const char **v;
+    uint32_t n, cap;
+} IdList;
 
 typedef struct SyncRun {
     Engine *E;
@@ -87,6 +93,10 @@ typedef struct SyncRun {
     int fetching;          /* records now arriving are partners, not changes */
     int observe;           /* the VM only reports values (bases of a new pair) */
     int side_reading;
+    int accounts;          /* deciding the accounts of pairs (B09) */
+    const char *account_sync; /* "<sync>#account": where account links live */
+    IdList acct[2];        /* per pair decided: the account id on each side */
+    int64_t acct_newest[2];/* account cursors to store; INT64_MIN: none read */
 } SyncRun;
 
 static const char *str(const Program *p, uint32_t id) { return program_str(p, id); }
@@ -492,6 +502,7 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
     int any = 0;
     for (uint32_t m = 0; m < s->nmaps; m++) {
         const PMap *pm = &p->maps[s->first_map + m];
+        if (pm->account != R->accounts) continue;
         for (int k = 0; k < 2; k++) {
             const char *json;
             int rc = store_base_get(R->E->st, link, str(p, pm->key), k, &R->a, &json);
@@ -538,9 +549,12 @@ static void handler(SyncRun *R, Unit *u, Entry e, Rec *l, Rec *r) {
     take_actions(R, u);
 }
 
+static void ids_add(Arena *a, IdList *l, const char *id);
+
 /* A linked (or newly paired) pair: merge every map. */
 static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     Engine *E = R->E;
+    const PSync *s = R->s;
     Rec *l = x->side == 0 ? x : y, *r = x->side == 0 ? y : x;
     l->partner = r;
     r->partner = l;
@@ -583,6 +597,14 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     store_base_outcome(R, o, &u);
     close_outcome(R, o);
     if (!link) pend_link(E, R->name, l->id, r->id);
+    /* B09: the pair's accounts are decided after every person */
+    if (s->entry[EP_ACCOUNT] != NO_ENTRY && s->account_ref[0] >= 0 && s->account_ref[1] >= 0) {
+        const char *a0 = text_of(R, l->r->fields[s->account_ref[0]]), *a1 = text_of(R, r->r->fields[s->account_ref[1]]);
+        if (a0 && a1) {
+            ids_add(&R->a, &R->acct[0], a0);
+            ids_add(&R->a, &R->acct[1], a1);
+        }
+    }
 }
 
 /* A record with no partner: create one on the other side. */
@@ -738,11 +760,6 @@ static void decide_convert(SyncRun *R, Rec *x, Rec *y, const char *new_id) {
 }
 
 /* ------------------------------------------------------------ one sync */
-
-typedef struct IdList {
-    const char **v;
-    uint32_t n, cap;
-} IdList;
 
 static void ids_add(Arena *a, IdList *l, const char *id) {
     if (l->n == l->cap) {
@@ -941,10 +958,15 @@ static int apply_sync(SyncRun *R, Buf *err) {
         return -1;
     }
     for (int k = 0; k < 2; k++) {
-        if (R->newest[k] == INT64_MIN) continue;
         char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)R->newest[k]);
-        if (store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), v, E->o->now) != 0) goto state_failed;
+        if (R->newest[k] != INT64_MIN) {
+            snprintf(v, sizeof v, "%lld", (long long)R->newest[k]);
+            if (store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), v, E->o->now) != 0) goto state_failed;
+        }
+        if (R->account_sync && R->acct_newest[k] != INT64_MIN) {
+            snprintf(v, sizeof v, "%lld", (long long)R->acct_newest[k]);
+            if (store_cursor_put(E->st, R->src[k]->name, R->account_sync, v, E->o->now) != 0) goto state_failed;
+        }
     }
     if (store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
     if (store_commit(E->st) != 0) goto state_failed;
@@ -991,11 +1013,11 @@ static int audit(SyncRun *R, const Change *c, const char *id) {
     return rc;
 }
 
-static int put_bases(SyncRun *R, int64_t link, Value *base[2]) {
+static int put_bases(SyncRun *R, int64_t link, Value *base[2], int account) {
     const Program *p = R->E->p;
     for (uint32_t m = 0; m < R->s->nmaps; m++)
         for (int k = 0; k < 2; k++) {
-            if (!base[k]) continue;
+            if (!base[k] || p->maps[R->s->first_map + m].account != account) continue;
             const char *j = json_of(&R->a, base[k][m]);
             if (store_base_put(R->E->st, link, str(p, p->maps[R->s->first_map + m].key), k, j) != 0) return -1;
         }
@@ -1052,13 +1074,21 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
         switch (o->kind) {
         case OUT_PAIR: {
             int64_t link = o->link;
-            if (link == 0 && store_link_add(st, R->name, str(p, p->objects[s->side[0].object].name), o->id[0],
-                                            str(p, p->objects[s->side[1].object].name), o->id[1], now, &link) != 0)
+            /* accounts (B09) are linked apart from the people */
+            const char *ls = o->account ? R->account_sync : R->name;
+            uint32_t obj[2] = {s->side[0].object, s->side[1].object};
+            if (o->account) {
+                obj[0] = (uint32_t)s->side[0].account;
+                obj[1] = (uint32_t)s->side[1].account;
+            }
+            if (link == 0 && store_link_add(st, ls, str(p, p->objects[obj[0]].name), o->id[0],
+                                            str(p, p->objects[obj[1]].name), o->id[1], now, &link) != 0)
                 return -1;
             if (link > 0) {
-                if (put_bases(R, link, o->base) != 0) return -1;
+                if (put_bases(R, link, o->base, o->account) != 0) return -1;
                 if (o->n && store_link_synced(st, link, now) != 0) return -1;
             }
+            if (o->account) break;
             for (int k = 0; k < 2; k++)
                 if (!failed && o->id[k] &&
                     store_status_put(st, R->name, k, str(p, p->objects[s->side[k].object].name), o->id[k], "synced",
@@ -1085,7 +1115,7 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
                 const char *lo = t ? sobj : tobj, *ro = t ? tobj : sobj;
                 if (store_link_add(st, R->name, lo, l, ro, r, now, &link) != 0) return -1;
             }
-            if (put_bases(R, link, o->base) != 0) return -1;
+            if (put_bases(R, link, o->base, o->account) != 0) return -1;
             if (!failed && store_status_put(st, R->name, side, sobj, rid, "synced", NULL, now) != 0) return -1;
             if (store_queue_remove(st, R->name, side, rid) != 0) return -1;
             break;
@@ -1162,6 +1192,118 @@ static int linked_elsewhere(SyncRun *R, Rec *x, Buf *err) {
         Link l;
         if (find_link(R->E, str(p, t->name), k, x->id, &R->a, &l) == 1) return 1;
     }
+    return 0;
+}
+
+/* The records of side k's account object with these ids, by id. */
+typedef struct AcctSink {
+    SyncRun *R;
+    int side;
+    Symtab *byid;
+} AcctSink;
+
+static void acct_record(void *ctx, Record *r) {
+    AcctSink *as = ctx;
+    if (!r->vm.id || symtab_get(as->byid, r->vm.id)) return;
+    Rec *x = arena_alloc(&as->R->a, sizeof *x);
+    x->r = r;
+    x->side = (uint8_t)as->side;
+    x->id = r->vm.id;
+    symtab_put(as->byid, x->id, x);
+}
+
+/* B09: the accounts of the pairs decided, merged with the account maps.
+ * Two people linked with their accounts on both sides link those accounts
+ * too (under "<sync>#account"); an account only one side has is left
+ * alone. */
+static int decide_accounts(SyncRun *R, Buf *err) {
+    Engine *E = R->E;
+    const PSync *s = R->s;
+    R->acct_newest[0] = R->acct_newest[1] = INT64_MIN;
+    if (s->entry[EP_ACCOUNT] == NO_ENTRY || s->side[0].account < 0 || s->side[1].account < 0) return 0;
+    R->account_sync = arena_printf(&R->a, "%s#account", R->name);
+    Symtab byid[2], done;
+    symtab_init(&done, &R->a);
+    /* Accounts changed on their own since the last run: their linked
+     * partners are decided too. */
+    for (int k = 0; k < 2; k++) {
+        symtab_init(&byid[k], &R->a);
+        const char *cur = NULL;
+        if (store_cursor_get(E->st, R->src[k]->name, R->account_sync, &R->a, &cur) < 0) {
+            buf_puts(err, store_error(E->st));
+            return -1;
+        }
+        int64_t since = cur ? strtoll(cur, NULL, 10) : INT64_MIN, newest = since;
+        AcctSink as = {R, k, &byid[k]};
+        RecordSink sink = {&as, acct_record, on_bad};
+        R->src[k]->cx.a = &R->a;
+        R->side_reading = k;
+        if (R->src[k]->ops->changed(R->src[k], (uint32_t)s->side[k].account, since, &sink, &newest, err) != 0) return -1;
+        R->acct_newest[k] = newest;
+        for (int i = 0; i < byid[k].n; i++) {
+            const char *id = byid[k].order[i].key;
+            Link l;
+            if (find_link(E, R->account_sync, k, id, &R->a, &l) == 1 && l.rid[1 - k] && *l.rid[1 - k]) {
+                ids_add(&R->a, &R->acct[k], id);
+                ids_add(&R->a, &R->acct[1 - k], l.rid[1 - k]);
+            }
+        }
+    }
+    if (!R->acct[0].n) return 0;
+    for (int k = 0; k < 2; k++) {
+        IdList need = {0};
+        for (uint32_t i = 0; i < R->acct[k].n; i++)
+            if (!symtab_get(&byid[k], R->acct[k].v[i])) ids_add(&R->a, &need, R->acct[k].v[i]);
+        if (!need.n) continue;
+        AcctSink as = {R, k, &byid[k]};
+        RecordSink sink = {&as, acct_record, on_bad};
+        R->src[k]->cx.a = &R->a;
+        R->side_reading = k;
+        if (R->src[k]->ops->get(R->src[k], (uint32_t)s->side[k].account, need.v, need.n, &sink, err) != 0) return -1;
+    }
+    R->accounts = 1;
+    for (uint32_t i = 0; i < R->acct[0].n; i++) {
+        const char *id0 = R->acct[0].v[i], *id1 = R->acct[1].v[i];
+        const char *pk = arena_printf(&R->a, "%s\x1f%s", id0, id1);
+        if (symtab_get(&done, pk)) continue;
+        symtab_put(&done, pk, (void *)1);
+        Rec *a0 = symtab_get(&byid[0], id0), *a1 = symtab_get(&byid[1], id1);
+        if (!a0 || !a1) continue;
+        Link l;
+        int lr = find_link(E, R->account_sync, 0, id0, &R->a, &l);
+        if (lr < 0) {
+            buf_puts(err, store_error(E->st));
+            R->accounts = 0;
+            return -1;
+        }
+        int64_t link = 0;
+        if (lr == 1 && l.rid[1] && !strcmp(l.rid[1], id1)) link = l.id > 0 ? l.id : 0;
+        else if (lr == 1) continue; /* linked to another account: people moved; left to the people's syncs */
+        a0->linked = a1->linked = link > 0;
+        vm_next_record(E->vm);
+        Unit u;
+        unit_init(&u, a0, a1);
+        u.base = new_base(R);
+        Value *base[2];
+        if (load_bases(R, link, base) < 0) {
+            buf_puts(err, store_error(E->st));
+            R->accounts = 0;
+            return -1;
+        }
+        Outcome *o = outcome(R, OUT_PAIR, 0);
+        o->account = 1;
+        o->link = link;
+        o->id[0] = id0;
+        o->id[1] = id1;
+        const Value *cb[2] = {base[0], base[1]};
+        Value res;
+        vm(R, a0, a1, base[0] ? cb : NULL, EP_ACCOUNT, &res);
+        take_actions(R, &u);
+        store_base_outcome(R, o, &u);
+        close_outcome(R, o);
+        if (!link) pend_link(E, R->account_sync, id0, id1);
+    }
+    R->accounts = 0;
     return 0;
 }
 
@@ -1436,6 +1578,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
             decide_create(&R, x, 0, 0);
         }
 
+    if (decide_accounts(&R, err) != 0) goto out;
     if (E->o->apply) {
         if (apply_sync(&R, err) != 0) goto out;
     }

@@ -123,7 +123,25 @@ static void side_desc(const Program *p, const PSync *s, int k, Buf *out) {
     else buf_puts(out, program_str(p, o->name));
 }
 
+/* The sources and what the connectors will read for them: values, and
+ * where credentials come from (never the credentials). */
+static void explain_sources(const Program *p, Buf *out) {
+    for (uint32_t i = 0; i < p->nsources; i++) {
+        const PSource *s = &p->sources[i];
+        buf_printf(out, "source %s = %s", program_str(p, s->name), program_str(p, s->system));
+        for (uint32_t k = 0; k < s->nsettings; k++) {
+            const PSetting *st = &p->settings[s->first_setting + k];
+            buf_printf(out, "%s%s = ", k ? ", " : ": ", program_str(p, st->name));
+            if (st->kind == SET_VALUE) value_json(p->consts[st->value], out);
+            else buf_printf(out, "%s(\"%s\")", st->kind == SET_ENV ? "env" : "secret", program_str(p, st->value));
+        }
+        buf_putc(out, '\n');
+    }
+    if (p->nsources) buf_putc(out, '\n');
+}
+
 void program_explain(const Program *p, Buf *out, int with_lines) {
+    explain_sources(p, out);
     for (uint32_t si = 0; si < p->nsyncs; si++) {
         const PSync *s = &p->syncs[si];
         if (si) buf_putc(out, '\n');

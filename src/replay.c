@@ -181,6 +181,9 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
     const Program *p = r->base.p;
     Arena *a = r->base.cx.a;
     const cJSON *v;
+    /* An answer recorded after tandem's last write already shows the
+     * record as it is, writes and later edits together. */
+    if (rec->vm.modified != INT64_MIN && rec->vm.modified > e->at) return;
     Buf ignore;
     buf_init(&ignore);
     cJSON_ArrayForEach(v, e->fields) record_set_json(p, rec, a, v->string, v, &ignore);
@@ -762,6 +765,9 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     s->cx.p = p;
     s->cx.meta = &s->meta;
     s->cx.a = &s->meta_arena;
+    /* B34: lead assignment rules, as the source asks */
+    const PSetting *as = program_setting(p, program_source(p, name), "assignment_rules");
+    s->cx.assign_leads = as && as->kind == SET_VALUE && p->consts[as->value].t == VT_BOOL && p->consts[as->value].u.b;
     arena_init(&r->a);
     symtab_init(&r->effects, &r->a);
     r->now = now;

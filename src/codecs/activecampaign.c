@@ -113,7 +113,7 @@ static int ac_custom(CodecCtx *cx, Record *r, const char *name, const cJSON *v, 
 /* -------------------------------------------------------------- pages */
 
 typedef struct Sides {        /* the sideloads of one answer, NULL when absent */
-    const cJSON *values, *contact_tags, *tags, *contact_lists, *lists, *deal_data;
+    const cJSON *values, *contact_tags, *tags, *contact_lists, *lists, *deal_data, *account_contacts;
 } Sides;
 
 /* A tag's or list's name: from the answer's own sideload, else the metadata. */
@@ -147,6 +147,19 @@ static int ac_contact(CodecCtx *cx, Record *r, const cJSON *row, const char *id,
         if (!belongs(e, "contact", id) || count_of(get(e, "status")) != 1) continue;   /* 1: subscribed */
         const char *name = name_of(cx, sd->lists, "name", META_LIST, id_text(get(e, "list"), b));
         if (name) record_add_list(r, cx->a, name);
+    }
+    /* A contact's account comes as an accountContacts association (B09);
+     * a contact belongs to one account at most. */
+    cJSON_ArrayForEach(e, sd->account_contacts) {
+        if (!belongs(e, "contact", id)) continue;
+        const char *acc = id_text(get(e, "account"), b);
+        if (acc && !get(row, "account")) {
+            cJSON *v = cJSON_CreateString(acc);
+            int rc = v ? ac_set(cx, r, "account", v, why) : 0;
+            cJSON_Delete(v);
+            if (rc < 0) return -1;
+        }
+        break;
     }
     return 0;
 }
@@ -195,7 +208,8 @@ static int ac_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, Re
     const cJSON *rows = arr(answer, plural), *row;
     if (!rows) { buf_printf(err, "an ActiveCampaign %s answer has a \"%s\" array", obj, plural); return -1; }
     Sides sd = {arr(answer, "fieldValues"), arr(answer, "contactTags"), arr(answer, "tags"),
-                arr(answer, "contactLists"), arr(answer, "lists"), arr(answer, "dealCustomFieldData")};
+                arr(answer, "contactLists"), arr(answer, "lists"), arr(answer, "dealCustomFieldData"),
+                arr(answer, "accountContacts")};
     cJSON_ArrayForEach(row, rows) {
         Buf why;
         char b[32];
