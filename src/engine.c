@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "merge.h"
 #include "types.h"
 #include "util.h"
 #include "vm.h"
@@ -369,6 +370,19 @@ static void take_actions(SyncRun *R, Unit *u) {
             if (!u->rec[t]) break;
             Value cur = a->field < u->rec[t]->r->vm.nf ? u->rec[t]->r->fields[a->field] : v_null();
             if (value_equal(cur, a->value) && !(value_blank(cur) && !value_blank(a->value))) break;
+            /* A required field keeps its value: the system would refuse
+             * the blank, and the record with it (B05). */
+            const PObject *wo = &p->objects[u->rec[t]->r->object];
+            if (value_blank(a->value) && a->field < wo->nfields &&
+                (p->fields[wo->first_field + a->field].flags & PF_REQUIRED)) {
+                Buf b;
+                buf_init(&b);
+                buf_printf(&b, "%s is required; the blank from %s is not written",
+                           str(p, p->fields[wo->first_field + a->field].name), str(p, R->s->side[1 - t].source));
+                note(R, NOTE_INFO, u->rec[t], t, buf_str(&b), a->pc);
+                buf_free(&b);
+                break;
+            }
             Change *c = update_of(R, u->rec[t], &u->upd[t]);
             plan_set(pl, c, a->field, cur, a->value, a->pc);
             u->wrote[t] = 1;
@@ -418,7 +432,11 @@ static void take_actions(SyncRun *R, Unit *u) {
             break;
         case ACT_CONFLICT: {
             Rec *x = u->rec[0] ? u->rec[0] : u->rec[1];
-            Note *n = note(R, NOTE_CONFLICT, x, x ? x->side : 0, "changed on both sides since the last sync; nothing decides (add 'prefer')", a->pc);
+            Note *n = note(R, NOTE_CONFLICT, x, x ? x->side : 0,
+                           R->s->prefer == MERGE_PREFER_NEWEST
+                               ? "changed on both sides since the last sync, at the same time: 'prefer newest' cannot decide"
+                               : "changed on both sides since the last sync; nothing decides (add 'prefer')",
+                           a->pc);
             n->map = R->s->first_map + a->arg;
             n->value[0] = plan_keep(pl, a->value);
             n->value[1] = plan_keep(pl, a->other);
@@ -456,10 +474,10 @@ static void stopped(SyncRun *R, const Action *a, Rec *x, int side) {
     o->key = x ? x->key : NULL;
     o->reason = plan_str(R->E->pl, why);
     o->rule = rule_of(R, a->pc);
-    if (x && a->kind != ACT_SKIP) {
+    if (x) {
         Unit u;
         unit_init(&u, side ? NULL : x, side ? x : NULL);
-        track(R, &u, side, a->kind == ACT_WAIT ? ST_WAITING : ST_ERROR, 0);
+        track(R, &u, side, a->kind == ACT_WAIT ? ST_WAITING : a->kind == ACT_SKIP ? ST_CRITERIA : ST_ERROR, 0);
     }
     close_outcome(R, o);
     note(R, nk, x, side, why, a->pc);
@@ -954,6 +972,7 @@ static int apply_sync(SyncRun *R, Buf *err) {
         if (store_intent_done(E->st, intent[i]) != 0) goto state_failed;
     }
     if (record_outcomes(R, res, err) != 0) {
+        buf_printf(err, "recording the run: %s", store_error(E->st));
         store_rollback(E->st);
         return -1;
     }
@@ -1330,7 +1349,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     R.si = si;
     R.s = s;
     R.name = str(p, s->name);
-    if (p->paused || s->paused) {
+    if (p->paused || s->paused || E->o->pause_all) {
         sum->why_not = "paused";
         return 0;
     }
@@ -1529,7 +1548,11 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
                         vm_next_record(E->vm);
                         vm(&R, k ? NULL : x, k ? x : NULL, NULL, re, &v);
                     }
-                    if (truthy(v)) decide_create(&R, x, 1, x->link.id);
+                    if (truthy(v)) {
+                        uint32_t rpc = vm_last_pc(E->vm);
+                        decide_create(&R, x, 1, x->link.id);
+                        note(&R, NOTE_INFO, x, k, "its partner was deleted; edited since, so it is created again", rpc);
+                    }
                     else {
                         note(&R, NOTE_INFO, x, k, "its partner was deleted; not re-created",
                              s->entry[re] != NO_ENTRY ? vm_last_pc(E->vm) : UINT32_MAX);

@@ -25,6 +25,8 @@ typedef struct EngineOptions {
     /* Test hook: stop after sending the first sync's changes, before
      * recording them, as a crash would (tests of the journal). */
     int crash_after_send;
+    /* As if the rule file said `paused` (B29): tests switch it per run. */
+    int pause_all;
 } EngineOptions;
 
 /* What a run did, beyond the plan. */

@@ -11,6 +11,9 @@ static int into(const MergeIn *in, int t) {
 static void propose(const MergeIn *in, MergeOut *o, int t) {
     if (!into(in, t)) return;
     if (in->give[t].t == VT_NONE) return;               /* a value map had no entry */
+    /* Pairing two records never blanks a value: on a pair's first sync a
+     * blank fills nothing and clears nothing. */
+    if (!in->has_base && value_blank(in->give[t]) && !value_blank(in->cur[t])) return;
     if (value_equal(in->give[t], in->cur[t])) return;   /* already so */
     if (in->policy[t] == POL_IF_BLANK && !value_blank(in->cur[t])) return;
     o->write[t] = 1;

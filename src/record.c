@@ -106,6 +106,7 @@ void record_init(const Program *p, uint32_t object, Arena *a, Record *r) {
     r->fields = arena_alloc(a, (size_t)(o->nfields ? o->nfields : 1) * sizeof *r->fields);
     size_t words = (p->ntags + 63) / 64;
     r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
+    r->present = arena_alloc(a, ((size_t)o->nfields / 64 + 1) * sizeof *r->present);
     r->created = INT64_MIN;
     r->vm.f = r->fields;
     r->vm.nf = o->nfields;
@@ -153,6 +154,7 @@ int record_set_json(const Program *p, Record *r, Arena *a, const char *name, con
     buf_init(&why);
     int rc = value_from_json(v, f->type, a, &r->fields[fid], &why);
     if (rc != 0) buf_printf(err, "field %s: %s", name, buf_str(&why));
+    else r->present[fid / 64] |= 1ull << (fid % 64);
     buf_free(&why);
     return rc != 0 ? -1 : 0;
 }

@@ -28,6 +28,8 @@ typedef struct Record {
     uint32_t nlists, cap_lists;
     int deleted;           /* its deleted field is true, or the system reported it deleted */
     int64_t created;       /* creation time (ms UTC), INT64_MIN unknown; vm.modified holds the change time */
+    uint64_t *present;     /* bit per field: the answer gave it (null included), as opposed to leaving it out */
+    int tags_known;        /* the answer said which tags the record has (an empty list included) */
 } Record;
 
 /* An empty record of program object `object`: every field null, no tags. */

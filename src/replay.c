@@ -108,7 +108,11 @@ static int load_effect(Replay *r, const cJSON *e, Buf *err) {
         return 0;
     }
     uint32_t o = 0;
-    while (o < p->nobjects && strcmp(obj_name(p, o), obj->valuestring) != 0) o++;
+    /* objects of this source's system: Dynamics and ActiveCampaign both
+     * have a "contact" */
+    while (o < p->nobjects && (strcmp(obj_name(p, o), obj->valuestring) != 0 ||
+                               strcmp(program_str(p, p->objects[o].system), r->base.system) != 0))
+        o++;
     if (o == p->nobjects) return 0; /* an object these rules no longer use */
     Effect *f = effect_of(r, o, id->valuestring, 1);
     f->at = (int64_t)at->valuedouble;
@@ -182,15 +186,25 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
     Arena *a = r->base.cx.a;
     const cJSON *v;
     /* An answer recorded after tandem's last write already shows the
-     * record as it is, writes and later edits together. */
-    if (rec->vm.modified != INT64_MIN && rec->vm.modified > e->at) return;
+     * record as it is, writes and later edits together; only what it
+     * leaves out (fields it did not select, tags it did not sideload)
+     * still reads as tandem wrote it. */
+    int newer = rec->vm.modified != INT64_MIN && rec->vm.modified > e->at;
     Buf ignore;
     buf_init(&ignore);
-    cJSON_ArrayForEach(v, e->fields) record_set_json(p, rec, a, v->string, v, &ignore);
+    cJSON_ArrayForEach(v, e->fields) {
+        int f = program_field(p, rec->object, v->string);
+        if (newer && f >= 0 && (rec->present[f / 64] >> (f % 64) & 1)) continue;
+        record_set_json(p, rec, a, v->string, v, &ignore);
+    }
     buf_free(&ignore);
+    if (newer && rec->tags_known) {
+        record_finish(p, rec, a);
+        return;
+    }
     const PObject *o = &p->objects[e->object];
     /* The write is a change, unless the answer shows a later one. */
-    if (o->modified >= 0 && (rec->vm.modified == INT64_MIN || rec->vm.modified < e->at)) {
+    if (o->modified >= 0 && !newer) {
         uint8_t t = p->fields[o->first_field + (uint32_t)o->modified].type;
         rec->fields[o->modified] = t == TY_DATE ? v_int(VT_DATE, e->at / 86400000LL) : v_int(VT_DATETIME, e->at);
     }
@@ -218,7 +232,7 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
                 }
     }
     record_finish(p, rec, a);
-    if (e->deleted) rec->deleted = 1;
+    if (e->deleted && !newer) rec->deleted = 1;
 }
 
 /* ------------------------------------------------------------ reading */
@@ -232,6 +246,7 @@ typedef struct Scan {
     int64_t newest;
     Symtab *seen;          /* ids delivered, so effect-only records are not sent twice */
     Symtab deleted;        /* id -> deletion time + 1 (int64 in the arena), from <Object>.deleted.json */
+    int changes;           /* reading changes: only those up to the run's time */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -243,6 +258,9 @@ typedef struct Scan {
 
 static void deliver(Scan *sc, Record *rec) {
     if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
+    /* Changes are read as of the run's time: one the answers date later
+     * has not happened yet (so a run --at an earlier time sees the past). */
+    if (sc->changes && rec->vm.modified != INT64_MIN && rec->vm.modified > sc->r->now) return;
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
     sc->out->record(sc->out->ctx, rec);
@@ -454,6 +472,7 @@ static int replay_changed(Connector *s, uint32_t object, int64_t since, RecordSi
     sc.since = since;
     sc.out = sink;
     sc.newest = since;
+    sc.changes = 1;
     int rc = scan(&sc, err);
     if (newest) *newest = sc.newest;
     return rc;
@@ -680,7 +699,8 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         if (c->kind == CH_CREATE) {
             Buf b;
             buf_init(&b);
-            buf_printf(&b, "%s-%s-%u", s->name, obj_name(p, c->object), ++r->created[c->object]);
+            /* load_effect below counts it */
+            buf_printf(&b, "%s-%s-%u", s->name, obj_name(p, c->object), r->created[c->object] + 1);
             id = arena_strdup(&r->a, buf_str(&b));
             buf_free(&b);
         }

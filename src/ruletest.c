@@ -32,7 +32,7 @@
 #include "unit.h"
 #include "util.h"
 
-enum { SEC_FILE, SEC_PLAN, SEC_STATUS };
+enum { SEC_FILE, SEC_PLAN, SEC_STATUS, SEC_REQUESTS };
 
 typedef struct Section {
     int kind;
@@ -44,7 +44,7 @@ typedef struct Section {
 typedef struct Run {
     int line;              /* 1-based line of its header */
     int64_t at;
-    int force, crash, dry;
+    int force, crash, dry, paused;
     Section *sec;
     int nsec, capsec;
 } Run;
@@ -134,7 +134,8 @@ static void parse(File *f) {
                 while ((tok = strtok_r(NULL, " ", &save))) {
                     if (!strcmp(tok, "now")) run->force = 1;
                     else if (!strcmp(tok, "crash")) run->crash = 1;
-                    else case_error(c, hl, "a run takes 'now' (every sync, due or not) or 'crash' (stop after sending)");
+                    else if (!strcmp(tok, "paused")) run->paused = 1;
+                    else case_error(c, hl, "a run takes 'now' (every sync, due or not), 'paused' (as if the rules said paused) or 'crash' (stop after sending)");
                 }
                 free(args);
                 continue;
@@ -151,11 +152,15 @@ static void parse(File *f) {
             s->body = join(f->lines, start, i);
             if (!strcmp(h, "plan")) s->kind = SEC_PLAN;
             else if (!strcmp(h, "status")) s->kind = SEC_STATUS;
+            else if (!strncmp(h, "requests ", 9) && h[9] && !strchr(h + 9, '/')) {
+                s->kind = SEC_REQUESTS;
+                s->name = strdup(h + 9);
+            }
             else if (strchr(h, '/') && strlen(h) > 5 && !strcmp(h + strlen(h) - 5, ".json") && !strstr(h, "..") && h[0] != '/') {
                 s->kind = SEC_FILE;
                 s->name = strdup(h);
             } else {
-                case_error(c, hl, "sections are 'plan', 'status', or an answer file 'SOURCE/NAME.json'");
+                case_error(c, hl, "sections are 'plan', 'status', 'requests SOURCE', or an answer file 'SOURCE/NAME.json'");
                 run->nsec--;
                 free(s->body);
             }
@@ -314,6 +319,15 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
                 mkdir(sd, 0700);
             }
         if (failed) break;
+        long before[64];
+        for (int s = 0; s < run->nsec && s < 64; s++) {
+            before[s] = 0;
+            if (run->sec[s].kind != SEC_REQUESTS) continue;
+            char rq[4400];
+            snprintf(rq, sizeof rq, "%s/%s/requests.jsonl", outbox, run->sec[s].name);
+            struct stat sb;
+            if (stat(rq, &sb) == 0) before[s] = (long)sb.st_size;
+        }
         Buf err, out;
         buf_init(&err);
         buf_init(&out);
@@ -334,6 +348,7 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
             eo.apply = !run->dry;
             eo.force = run->force || run->dry;
             eo.crash_after_send = run->crash;
+            eo.pause_all = run->paused;
             rc = engine_run(p, st, src, nsrc, &eo, &pl, &res, &err);
         }
         plan_text(&pl, &out);
@@ -347,6 +362,16 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
         for (int s = 0; s < run->nsec; s++) {
             const Section *sec = &run->sec[s];
             if (sec->kind == SEC_PLAN) actual[ri][s] = strdup(buf_str(&out));
+            if (sec->kind == SEC_REQUESTS) {
+                /* what this run appended to the source's requests.jsonl */
+                char rq[4400];
+                snprintf(rq, sizeof rq, "%s/%s/requests.jsonl", outbox, sec->name);
+                size_t n = 0;
+                char *all = read_file(rq, &n);
+                long from = s < 64 ? before[s] : 0;
+                actual[ri][s] = strdup(all && (long)n >= from ? all + from : "");
+                free(all);
+            }
             if (sec->kind == SEC_STATUS) {
                 Buf so, se;
                 buf_init(&so);
@@ -370,8 +395,9 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
             const Section *sec = &run->sec[s];
             if (sec->kind == SEC_FILE || o->update) continue;
             if (strcmp(sec->body, actual[ri][s]) != 0) {
-                buf_printf(report, "run at line %d, '--- %s' differs (- expected, + actual):\n", run->line,
-                           sec->kind == SEC_PLAN ? "plan" : "status");
+                buf_printf(report, "run at line %d, '--- %s%s%s' differs (- expected, + actual):\n", run->line,
+                           sec->kind == SEC_PLAN ? "plan" : sec->kind == SEC_STATUS ? "status" : "requests",
+                           sec->kind == SEC_REQUESTS ? " " : "", sec->kind == SEC_REQUESTS ? sec->name : "");
                 text_diff(sec->body, actual[ri][s], report);
                 failed = 1;
             }

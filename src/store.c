@@ -526,8 +526,9 @@ int store_error_add(Store *s, int64_t run, const char *sync, int side, const cha
 int store_errors_each(Store *s, int64_t run, Arena *a, void *ctx,
                       int (*each)(void *ctx, const char *reason, int64_t count, const char *example_id)) {
     sqlite3_stmt *st = query(s,
-                             "SELECT reason, count(*), min(record_id) FROM errors WHERE run = ?1 "
-                             "GROUP BY reason ORDER BY count(*) DESC, reason",
+                             /* a record two syncs read is one error, not two */
+                             "SELECT reason, count(DISTINCT coalesce(object, '') || '/' || coalesce(record_id, '')), "
+                             "min(record_id) FROM errors WHERE run = ?1 GROUP BY reason ORDER BY 2 DESC, reason",
                              "i", run);
     if (!st) return -1;
     int rc;

@@ -310,7 +310,13 @@ VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result) {
             mi.prefer = s->prefer;
             for (int k = 0; k < 2; k++) mi.modified[k] = run->rec[k] ? run->rec[k]->modified : INT64_MIN;
             MergeOut mo = {{0, 0}, 0};
-            if (!run->observe) mo = merge_decide(&mi);
+            /* The match key's own map: values that pair (B03: same address
+             * up to case and blanks) already agree. */
+            int key_map = m->field[0] != NO_FIELD && (int32_t)m->field[0] == s->match_field[0] &&
+                          (int32_t)m->field[1] == s->match_field[1];
+            int same = key_map && !value_blank(mi.cur[0]) &&
+                       value_equal(text_key(mi.cur[0], &vm->scratch), text_key(mi.cur[1], &vm->scratch));
+            if (!run->observe && !same) mo = merge_decide(&mi);
             for (int t = 0; t < 2; t++) {
                 if (!mo.write[t] || m->field[t] == NO_FIELD) continue;
                 Action *a = emit(out);

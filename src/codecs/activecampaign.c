@@ -137,6 +137,7 @@ static int ac_contact(CodecCtx *cx, Record *r, const cJSON *row, const char *id,
         const MetaEntry *f = meta_by_id(cx->meta, META_FIELD, id_text(get(e, "field"), b));
         if (f && !get(row, f->name) && ac_custom(cx, r, f->name, get(e, "value"), why) < 0) return -1;
     }
+    if (sd->contact_tags) r->tags_known = 1; /* an answer with the sideload says every tag */
     cJSON_ArrayForEach(e, sd->contact_tags) {
         if (!belongs(e, "contact", id)) continue;
         /* the contactTag's own id is what DELETE /contactTags/{id} takes */

@@ -77,6 +77,7 @@ static Record *gr_record(CodecCtx *cx, uint32_t object, const cJSON *row, Buf *w
             if (list) record_add_list(r, cx->a, list);
             if (record_set_json(cx->p, r, cx->a, k, id, why) < 0) return NULL;
         } else if (!strcmp(k, "tags") && cJSON_IsArray(e)) {
+            r->tags_known = 1;
             cJSON_ArrayForEach(t, e) {
                 const char *id = str(get(t, "tagId")), *name = named(cx, str(get(t, "name")), META_TAG, id);
                 if (name) record_add_tag(r, cx->a, name, id);
