@@ -45,6 +45,10 @@ typedef struct ConnectorOps {
      * key function, when given: match keys compare trimmed and folded). */
     int (*find)(Connector *s, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
                 void *kctx, RecordSink *sink, Buf *err);
+    /* Records of object that carry one of the tags, changed or not: a tag
+     * an automation adds may not change the record (B13).  NULL where the
+     * system has no tags. */
+    int (*tagged)(Connector *s, uint32_t object, const char *const *tags, uint32_t n, RecordSink *sink, Buf *err);
     /* Applies changes idx[0..n) of the plan, all of this source, in order;
      * an action on a record created by the plan comes after that create in
      * the same call, which resolves its id.  res[i] gets the outcome of

@@ -808,6 +808,9 @@ static int read_side(SyncRun *R, int k, int64_t since, Buf *err) {
     R->fetching = 0;
     int64_t newest = since;
     if (src->ops->changed(src, R->s->side[k].object, since, &sink, &newest, err) != 0) return -1;
+    /* An initial read that found nothing has still seen everything up to
+     * now; without a cursor the next run would be initial again. */
+    if (newest == INT64_MIN) newest = R->E->o->now;
     R->newest[k] = newest;
     return 0;
 }
@@ -1326,6 +1329,27 @@ static int decide_accounts(SyncRun *R, Buf *err) {
     return 0;
 }
 
+/* The tags side k's selection tests (its HasTag instructions). */
+static uint32_t flag_tags(SyncRun *R, int k, IdList *out) {
+    const Program *p = R->E->p;
+    const PSync *s = R->s;
+    Entry e = k ? EP_SELECT_R : EP_SELECT_L;
+    if (s->entry[e] == NO_ENTRY || !(p->objects[s->side[k].object].caps & CAP_TAGS)) return 0;
+    /* the entry's code runs up to the next entry's */
+    uint32_t end = s->code_end;
+    for (int q = 0; q < EP__COUNT; q++)
+        if (s->entry[q] != NO_ENTRY && s->entry[q] > s->entry[e] && s->entry[q] < end) end = s->entry[q];
+    for (uint32_t pc = s->entry[e]; pc < end; pc++) {
+        const Instr *in = &p->code[pc];
+        if (in->op != OP_HASTAG || in->b != k) continue;
+        const char *t = str(p, p->tags[in->c]);
+        int have = 0;
+        for (uint32_t i = 0; i < out->n; i++) if (!strcmp(out->v[i], t)) have = 1;
+        if (!have) ids_add(&R->a, out, t);
+    }
+    return out->n;
+}
+
 typedef struct GoneCtx {
     SyncRun *R;
     int side;
@@ -1414,6 +1438,29 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
                 R.src[k]->cx.a = &R.a;
                 if (R.src[k]->ops->get(R.src[k], s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) goto out;
             }
+    }
+
+    /* B13: records a tag flags for syncing may not have changed (an
+     * automation's tag does not touch the record): the tags the selection
+     * tests are asked for, and the unlinked records carrying them join. */
+    for (int k = 0; k < 2; k++) {
+        IdList tags = {0};
+        if (flag_tags(&R, k, &tags) == 0 || !R.src[k]->ops->tagged) continue;
+        uint32_t before = R.n[k];
+        RecordSink sink = {&R, on_record, on_bad};
+        R.side_reading = k;
+        R.fetching = 1;
+        R.src[k]->cx.a = &R.a;
+        if (R.src[k]->ops->tagged(R.src[k], s->side[k].object, tags.v, tags.n, &sink, err) != 0) goto out;
+        R.fetching = 0;
+        for (uint32_t i = before; i < R.n[k]; i++) {
+            Rec *x = R.recs[k][i];
+            Link l;
+            int lr = find_link(E, R.name, k, x->id, &R.a, &l);
+            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
+            if (lr == 1 || linked_elsewhere(&R, x, err)) x->done = 1; /* linked: its changes come as changes */
+            else x->changed = 1;
+        }
     }
 
     /* A list has no feed of who left it (GetResponse): every linked

@@ -159,6 +159,40 @@ int record_set_json(const Program *p, Record *r, Arena *a, const char *name, con
     return rc != 0 ? -1 : 0;
 }
 
+static const char **copy_names(Arena *a, const char *const *v, uint32_t n) {
+    if (!n || !v) return NULL;
+    const char **w = arena_alloc(a, n * sizeof *w);
+    for (uint32_t i = 0; i < n; i++) w[i] = v[i] ? arena_strdup(a, v[i]) : NULL;
+    return w;
+}
+
+Record *record_copy(const Program *p, const Record *src, Arena *a) {
+    Record *r = arena_alloc(a, sizeof *r);
+    *r = *src;
+    const PObject *o = &p->objects[src->object];
+    uint32_t nf = o->nfields ? o->nfields : 1;
+    r->fields = arena_alloc(a, nf * sizeof *r->fields);
+    for (uint32_t i = 0; i < o->nfields; i++) {
+        Value v = src->fields[i];
+        if (v.t == VT_STR) v.u.s = arena_strndup(a, v.u.s, v.len);
+        r->fields[i] = v;
+    }
+    size_t words = (p->ntags + 63) / 64;
+    r->tags = arena_alloc(a, (words ? words : 1) * sizeof *r->tags);
+    memcpy(r->tags, src->tags, (words ? words : 1) * sizeof *r->tags);
+    r->present = arena_alloc(a, ((size_t)o->nfields / 64 + 1) * sizeof *r->present);
+    memcpy(r->present, src->present, ((size_t)o->nfields / 64 + 1) * sizeof *r->present);
+    r->tag_names = copy_names(a, src->tag_names, src->ntag_names);
+    r->tag_refs = copy_names(a, src->tag_refs, src->ntag_names);
+    r->cap_tags = src->ntag_names;
+    r->lists = copy_names(a, src->lists, src->nlists);
+    r->cap_lists = src->nlists;
+    r->vm.f = r->fields;
+    r->vm.tags = r->tags;
+    r->vm.id = src->vm.id ? arena_strndup(a, src->vm.id, src->vm.idlen) : NULL;
+    return r;
+}
+
 static int64_t time_of(Value v) {
     if (v.t == VT_DATETIME) return v.u.i;
     if (v.t == VT_DATE) return v.u.i * 86400000LL;

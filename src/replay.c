@@ -38,6 +38,7 @@ struct Effect {
     cJSON *tags;           /* name -> true (added) or false (removed) */
     cJSON *lists;          /* likewise */
     Effect *next;          /* in the order they were first written */
+    uint32_t seen;         /* the scan that last met it in the answers */
 };
 
 typedef struct Replay {
@@ -50,6 +51,7 @@ typedef struct Replay {
     Effect *first, *last;
     uint32_t *created;     /* per program object: records created so far */
     uint32_t taggings;     /* tags tandem put on records so far (their ids) */
+    uint32_t scans;        /* scans so far: marks effects a scan met */
 } Replay;
 
 static char *path_join(const char *a, const char *b) {
@@ -244,8 +246,9 @@ typedef struct Scan {
     int64_t since;
     RecordSink *out;
     int64_t newest;
-    Symtab *seen;          /* ids delivered, so effect-only records are not sent twice */
-    Symtab deleted;        /* id -> deletion time + 1 (int64 in the arena), from <Object>.deleted.json */
+    uint32_t gen;          /* this scan's number (Effect.seen) */
+    Arena *dst;            /* where delivered records are copied: the caller's batch */
+    Symtab deleted;        /* id -> Deleted, from <Object>.deleted.json */
     int changes;           /* reading changes: only those up to the run's time */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
@@ -256,6 +259,13 @@ typedef struct Scan {
     Buf kb;
 } Scan;
 
+typedef struct Deleted {
+    int64_t when;
+    int seen;              /* the answers hold the record */
+} Deleted;
+
+/* Records are decoded in a page's scratch arena; only those that pass
+ * are copied out, so memory does not grow with the records a read skips. */
 static void deliver(Scan *sc, Record *rec) {
     if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
     /* Changes are read as of the run's time: one the answers date later
@@ -263,20 +273,24 @@ static void deliver(Scan *sc, Record *rec) {
     if (sc->changes && rec->vm.modified != INT64_MIN && rec->vm.modified > sc->r->now) return;
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
-    sc->out->record(sc->out->ctx, rec);
+    Record *keep = record_copy(sc->r->base.p, rec, sc->dst);
+    sc->out->record(sc->out->ctx, keep);
 }
 
 static void on_record(void *ctx, Record *rec) {
     Scan *sc = ctx;
     if (rec->vm.id) {
         Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
-        if (e) overlay(sc->r, rec, e);
-        symtab_put(sc->seen, rec->vm.id, rec);
+        if (e) {
+            overlay(sc->r, rec, e);
+            e->seen = sc->gen;
+        }
         /* listed as deleted apart: it is, as of then */
-        const int64_t *when = symtab_get(&sc->deleted, rec->vm.id);
-        if (when) {
+        Deleted *d = symtab_get(&sc->deleted, rec->vm.id);
+        if (d) {
+            d->seen = 1;
             rec->deleted = 1;
-            if (*when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < *when)) rec->vm.modified = *when;
+            if (d->when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < d->when)) rec->vm.modified = d->when;
         }
     }
     deliver(sc, rec);
@@ -290,30 +304,30 @@ static void on_bad(void *ctx, const char *id, const char *reason) {
 /* A record the API lists as deleted: kept until the answers are read. */
 static void on_deleted(void *ctx, const char *id, int64_t when) {
     Scan *sc = ctx;
-    if (!id) return;
-    int64_t *w = arena_alloc(sc->r->base.cx.a, sizeof *w);
-    *w = when;
-    const char *k = arena_strdup(sc->r->base.cx.a, id);
-    if (!symtab_get(&sc->deleted, k)) symtab_put(&sc->deleted, k, w);
+    if (!id || symtab_get(&sc->deleted, id)) return;
+    Deleted *d = arena_alloc(sc->dst, sizeof *d);
+    d->when = when;
+    symtab_put(&sc->deleted, arena_strdup(sc->dst, id), d);
 }
 
 /* Deleted records the answers no longer hold: only their id and when. */
-static void deliver_deleted(Scan *sc) {
+static void deliver_deleted(Scan *sc, Arena *a) {
     const Program *p = sc->r->base.p;
     const PObject *o = &p->objects[sc->object];
-    Arena *a = sc->r->base.cx.a;
     for (int i = 0; i < sc->deleted.n; i++) {
         const char *id = sc->deleted.order[i].key;
-        const int64_t *when = sc->deleted.order[i].val;
-        if (symtab_get(sc->seen, id)) continue;
-        Record *rec = arena_alloc(a, sizeof *rec);
-        record_init(p, sc->object, a, rec);
-        if (o->key >= 0) rec->fields[o->key] = v_str(id, strlen(id));
-        record_finish(p, rec, a);
-        rec->deleted = 1;
-        if (*when != INT64_MIN) rec->vm.modified = *when;
-        symtab_put(sc->seen, id, rec);
-        deliver(sc, rec);
+        Deleted *d = sc->deleted.order[i].val;
+        if (d->seen) continue;
+        d->seen = 1;
+        Record rec;
+        record_init(p, sc->object, a, &rec);
+        if (o->key >= 0) rec.fields[o->key] = v_str(id, strlen(id));
+        record_finish(p, &rec, a);
+        rec.deleted = 1;
+        if (d->when != INT64_MIN) rec.vm.modified = d->when;
+        Effect *e = effect_of(sc->r, sc->object, id, 0);
+        if (e) e->seen = sc->gen;
+        deliver(sc, &rec);
     }
 }
 
@@ -412,19 +426,16 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
 }
 
 /* Every record of the object: the answers, deletes listed apart, then
- * records only tandem made. */
+ * records only tandem made.  Each page is decoded in an arena of its own,
+ * dropped when the page is done. */
 static int scan(Scan *sc, Buf *err) {
     Replay *r = sc->r;
     const Program *p = r->base.p;
     const char *oname = obj_name(p, sc->object);
-    Symtab seen;
-    symtab_init(&seen, r->base.cx.a);
-    symtab_init(&sc->deleted, r->base.cx.a);
-    sc->seen = &seen;
-    if (read_deleted(sc, oname, err) != 0) {
-        sc->seen = NULL;
-        return -1;
-    }
+    sc->dst = r->base.cx.a;
+    sc->gen = ++r->scans;
+    symtab_init(&sc->deleted, sc->dst);
+    if (read_deleted(sc, oname, err) != 0) return -1;
     RecordSink mid = {sc, on_record, on_bad};
     char **files;
     int nf, rc = 0;
@@ -434,33 +445,37 @@ static int scan(Scan *sc, Buf *err) {
         Buf next, why;
         buf_init(&next);
         buf_init(&why);
+        Arena page;
+        arena_init(&page);
+        r->base.cx.a = &page;
         if (!j) rc = -1;
         else if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
             buf_printf(err, "%s: %s", files[i], buf_str(&why));
             rc = -1;
         }
+        r->base.cx.a = sc->dst;
+        arena_free(&page);
         buf_free(&next);
         buf_free(&why);
         cJSON_Delete(j);
     }
     for (int i = 0; i < nf; i++) free(files[i]);
     free(files);
-    if (rc != 0) {
-        sc->seen = NULL;
-        return -1;
-    }
-    deliver_deleted(sc);
+    if (rc != 0) return -1;
+    Arena rest;
+    arena_init(&rest);
+    r->base.cx.a = &rest;
+    deliver_deleted(sc, &rest);
     /* Records tandem created that the answers do not hold (yet). */
     for (Effect *e = r->first; e; e = e->next) {
-        if (e->object != sc->object || !e->created || symtab_get(&seen, e->id)) continue;
+        if (e->object != sc->object || !e->created || e->seen == sc->gen) continue;
         Record rec;
-        record_init(p, sc->object, r->base.cx.a, &rec);
+        record_init(p, sc->object, &rest, &rec);
         overlay(r, &rec, e);
-        Record *keep = arena_alloc(r->base.cx.a, sizeof *keep);
-        *keep = rec;
-        deliver(sc, keep);
+        deliver(sc, &rec);
     }
-    sc->seen = NULL;
+    r->base.cx.a = sc->dst;
+    arena_free(&rest);
     return 0;
 }
 
@@ -763,7 +778,26 @@ static void replay_close(Connector *s) {
     free(r);
 }
 
-static const ConnectorOps replay_ops = {replay_changed, replay_get, replay_find, replay_apply, replay_close};
+static int want_tag(Scan *sc, const Record *rec) {
+    for (uint32_t i = 0; i < rec->ntag_names; i++)
+        if (symtab_get(&sc->ids, rec->tag_names[i])) return 1;
+    return 0;
+}
+
+static int replay_tagged(Connector *s, uint32_t object, const char *const *tags, uint32_t n, RecordSink *sink, Buf *err) {
+    Scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.r = (Replay *)s;
+    sc.object = object;
+    sc.since = INT64_MIN;
+    sc.out = sink;
+    sc.want = want_tag;
+    symtab_init(&sc.ids, s->cx.a);
+    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, tags[i], (void *)1);
+    return scan(&sc, err);
+}
+
+static const ConnectorOps replay_ops = {replay_changed, replay_get, replay_find, replay_tagged, replay_apply, replay_close};
 
 Connector *replay_open(const Program *p, const char *name, const char *system, const char *dir, const char *outbox,
                     int64_t now, Buf *err) {
