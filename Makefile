@@ -34,7 +34,7 @@ ALLCFLAGS = $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS)
 LDLIBS   += -lsqlite3 -lcurl -lcjson -lm
 
 CLI_SRC  := src/cli.c
-LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c src/codecs/*.c))
+LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c src/codecs/*.c src/connectors/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(OBJDIR)/%.o) $(OBJDIR)/lexer.o $(OBJDIR)/parser.o
 HDRS     := $(wildcard src/*.h src/*/*.h src/*.def include/*.h) $(GEN)/parser.h
 

@@ -111,15 +111,19 @@ static const char usage_explain[] =
     "  --opcodes    print the instruction reference (docs/opcodes.md)\n";
 
 static const char usage_plan[] =
-    "usage: tandem plan FILE --replay DIR [--json] [--state FILE] [--at DATETIME]\n"
+    "usage: tandem plan FILE [--replay DIR | --record DIR] [--json] [--state FILE] [--at DATETIME]\n"
     "\n"
     "The dry run: reads what changed in each source since the last run and\n"
     "prints every change a run would make, each field before -> after with\n"
     "the rule that decided it, and the records skipped, in conflict, waiting\n"
     "or in error, with their reasons.  Changes nothing, the state included.\n"
-    "Every sync that is not paused is planned, due or not.\n"
+    "Every sync that is not paused is planned, due or not.  The sources are\n"
+    "the live APIs, with the credentials the rule file's settings name\n"
+    "(docs/connectors/), unless --replay gives recorded answers.\n"
     "\n"
     "  --replay DIR   read recorded API answers from DIR/<source>/ (docs/replay.md)\n"
+    "  --record DIR   save every API answer in DIR, credentials stripped, to\n"
+    "                 replay later\n"
     "  --json         the plan as JSON (docs/plan.md)\n"
     "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
     "  --outbox DIR   where earlier replayed runs wrote (default .tandem/outbox)\n"
@@ -128,14 +132,16 @@ static const char usage_plan[] =
     "exit status: 0 nothing to do, 2 changes pending, 1 error\n";
 
 static const char usage_run[] =
-    "usage: tandem run FILE --replay DIR [--now] [--state FILE] [--outbox DIR] [--at DATETIME]\n"
+    "usage: tandem run FILE [--replay DIR | --record DIR] [--now] [--state FILE] [--outbox DIR] [--at DATETIME]\n"
     "\n"
     "Runs the syncs that are due: plans them, sends the changes, and records\n"
     "links, base values, cursors, statuses, errors and an audit log in the\n"
-    "state.  Prints the plan it applied and what the systems refused.\n"
+    "state.  Prints the plan it applied and what the systems refused.  The\n"
+    "sources are the live APIs (docs/connectors/) unless --replay is given.\n"
     "\n"
     "  --replay DIR   read recorded API answers from DIR/<source>/; the\n"
     "                 requests go to the outbox instead of the systems\n"
+    "  --record DIR   save every API answer in DIR, credentials stripped\n"
     "  --now          run every sync that is not paused, due or not\n"
     "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
     "  --outbox DIR   replay: where requests and their effects go\n"
@@ -651,7 +657,7 @@ static int cmd_sync(int argc, char **argv, int apply) {
     const char *usage = apply ? usage_run : usage_plan;
     /* plan's exit 2 means "changes pending", so its usage errors are 1 */
     int bad = apply ? EXIT_USAGE : EXIT_PROBLEMS;
-    const char *file = NULL, *replay = NULL, *state = NULL, *outbox = NULL;
+    const char *file = NULL, *replay = NULL, *state = NULL, *outbox = NULL, *record = NULL;
     int json = 0, force = 0, rc = EXIT_OK;
     int64_t at = now_ms();
     for (int i = 1; i < argc; i++) {
@@ -660,11 +666,13 @@ static int cmd_sync(int argc, char **argv, int apply) {
         if (c == 2) return rc == EXIT_USAGE ? bad : rc;
         if (c == 1) continue;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--replay") || !strcmp(a, "--state") || !strcmp(a, "--outbox") || !strcmp(a, "--at")) {
+        if (!strcmp(a, "--replay") || !strcmp(a, "--state") || !strcmp(a, "--outbox") || !strcmp(a, "--at") ||
+            !strcmp(a, "--record")) {
             if (!v) { usage_error(usage, "%s needs a value", a); return bad; }
             i++;
         }
         if (!strcmp(a, "--replay")) replay = v;
+        else if (!strcmp(a, "--record")) record = v;
         else if (!strcmp(a, "--state")) state = v;
         else if (!strcmp(a, "--outbox")) outbox = v;
         else if (!strcmp(a, "--at")) {
@@ -676,10 +684,7 @@ static int cmd_sync(int argc, char **argv, int apply) {
         else file = a;
     }
     if (!file) { usage_error(usage, "%s", "no rule file given"); return bad; }
-    if (!replay) {
-        fprintf(stderr, "tandem: %s: live connectors are not part of this build yet; give recorded answers with --replay DIR\n", file);
-        return EXIT_PROBLEMS;
-    }
+    if (replay && record) { usage_error(usage, "%s", "--record saves live answers; it cannot go with --replay"); return bad; }
     Program *p = load_program(file);
     if (!p) return EXIT_PROBLEMS;
     char *def_state = state ? NULL : default_state(file);
@@ -698,7 +703,15 @@ static int cmd_sync(int argc, char **argv, int apply) {
     if (apply && ensure_parent(state) != 0) { rc = EXIT_PROBLEMS; goto out; }
     st = store_open(state, apply ? 0 : STORE_READONLY, &err);
     if (!st) { fprintf(stderr, "tandem: %s\n", buf_str(&err)); rc = EXIT_PROBLEMS; goto out; }
-    if (replay_open_all(p, replay, outbox, at, &src, &nsrc, &err) != 0) {
+    LiveOptions lo;
+    memset(&lo, 0, sizeof lo);
+    lo.record = record;
+    lo.progress = isatty(2) && !getenv("CI");
+    /* how long one request may take (seconds), for slow networks and for
+     * the fault tests' slow answers */
+    const char *tmo = getenv("TANDEM_HTTP_TIMEOUT");
+    if (tmo && atof(tmo) > 0) lo.timeout_ms = (long)(atof(tmo) * 1000);
+    if (replay ? replay_open_all(p, replay, outbox, at, &src, &nsrc, &err) : live_open_all(p, &lo, &src, &nsrc, &err)) {
         fprintf(stderr, "tandem: %s\n", buf_str(&err));
         rc = EXIT_PROBLEMS;
         goto out;

@@ -80,4 +80,15 @@ int replay_open_all(const Program *p, const char *dir, const char *outbox, int64
                     Buf *err);
 void connectors_close(Connector **v, uint32_t n);
 
+/* The HTTP connectors (connectors/): one per source the syncs use, each
+ * talking to its system's API with the credentials its settings name. */
+typedef struct LiveOptions {
+    const char *record;    /* --record DIR: save every answer in the replay layout */
+    int progress;          /* draw a progress line on stderr (a terminal) */
+    long timeout_ms;       /* per request; 0: 60 s */
+    int max_retries;       /* 0: 5 */
+} LiveOptions;
+
+int live_open_all(const Program *p, const LiveOptions *o, Connector ***out, uint32_t *n, Buf *err);
+
 #endif

@@ -956,6 +956,24 @@ static int apply_sync(SyncRun *R, Buf *err) {
         if (R->src[k]->ops->apply(R->src[k], pl, idx, m, kr, err) != 0) return -1;
         for (uint32_t j = 0; j < m; j++) res[idx[j] - first] = kr[j];
     }
+    /* A system that creates asynchronously (GetResponse answers 202 and no
+     * id) may show the record already: found by its key now, it is linked
+     * in this run, so a later sync does not take it for a stranger. */
+    for (uint32_t i = 0; i < n; i++) {
+        const Change *c = &pl->changes[first + i];
+        if (c->kind != CH_CREATE || !res[i].ok || res[i].id || !c->key || R->s->match_field[c->side] < 0 ||
+            c->object != R->s->side[c->side].object) continue;
+        Connector *src = R->src[c->side];
+        const char *id = NULL, *vals[1] = {c->key};
+        RecordSink sink = {(void *)&id, record_found, ignore_bad};
+        struct { SyncRun *R; int side; } kc = {R, c->side};
+        Buf ignore;
+        buf_init(&ignore);
+        src->cx.a = &R->a;
+        if (src->ops->find(src, c->object, R->s->match_field[c->side], vals, 1, key_fn, &kc, &sink, &ignore) == 0 && id)
+            res[i].id = id;
+        buf_free(&ignore);
+    }
     if (E->o->crash_after_send) {
         E->res->crashed = 1;
         buf_puts(err, "stopped after sending, before recording (the crash test hook)");

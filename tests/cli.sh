@@ -210,8 +210,11 @@ EOF
 echo '{"contacts": [], "meta": {"total": "0"}}' >"$TMP/replay/ac/contact.json"
 printf '%s\ninitial sync on\nsync leads: sf.Lead -> ac.contact {\n    match Email = email\n    use defaults\n}\n' "$HEAD" >"$TMP/one.sync"
 S="--state $TMP/st/one.db"
+# live sources need their settings' variables: named, never guessed
 expect "plan without answers" 1 "$T" plan "$TMP/one.sync"
-contains "plan without answers" "$TMP/err" "--replay"
+contains "plan without answers" "$TMP/err" "needs the environment variable"
+expect "record and replay" 1 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" --record "$TMP/rec"
+contains "record and replay" "$TMP/err" "cannot go with --replay"
 expect "plan with changes pending" 2 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" $S --at 2026-11-02T10:00:00Z
 contains "plan with changes pending" "$TMP/out" '+ create ac.contact "ann@acme.example" from sf 00Q1'
 if [ ! -e "$TMP/st/one.db" ]; then ok; else bad "plan wrote a state file"; fi

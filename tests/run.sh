@@ -41,6 +41,9 @@ suite "shipped rule files check clean" sh -c '
     if "$0/tandem" fmt --check rules/*.sync stdlib/*.sync; then p=$((p+1)); else f=$((f+1)); echo "FAIL fmt --check"; fi
     echo "$p passed, $f failed"; [ $f -eq 0 ]' "$BUILD"
 suite "command line" sh tests/cli.sh "$BUILD"
+suite "API emulator" python3 tests/emulator/test_emulator.py
+suite "live connectors against the emulator" python3 tests/live/live_test.py "$BUILD"
+suite "OpenAPI conformance of requests (prism; skips without npm)" python3 tests/live/conformance.py "$BUILD"
 if [ -x "$BUILD/fuzz-front" ]; then
     suite "fuzz (short run)" sh tests/fuzz/short.sh "$BUILD"
 fi
