@@ -33,11 +33,22 @@ typedef struct ApplyResult {
     const char *request;   /* what was sent (JSON), for the journal */
 } ApplyResult;
 
+/* Where a read of changes starts, and where the next will: the time of
+ * the newest change read, and for a system that hands out its own resume
+ * token (Dynamics change tracking: the only way it reports deletes), the
+ * token.  The engine keeps both in the state's cursor. */
+typedef struct ChangeCursor {
+    int64_t since;         /* in: changes after this (ms UTC; INT64_MIN: every record) */
+    const char *token;     /* in: the token the last read handed out, or NULL */
+    int64_t newest;        /* out: the newest change time delivered (the caller sets it to since) */
+    Buf next;              /* out: the token for the next read; empty: none */
+} ChangeCursor;
+
 typedef struct ConnectorOps {
-    /* Records of object changed after `since` (ms UTC; INT64_MIN: every
-     * record), deleted ones with Record.deleted set.  The cursor to store
-     * afterwards (the newest change time delivered) goes to *newest. */
-    int (*changed)(Connector *s, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err);
+    /* Records of object changed after cur->since (or cur->token), deleted
+     * ones with Record.deleted set; cur->newest and cur->next are what to
+     * store afterwards. */
+    int (*changed)(Connector *s, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err);
     /* Records of object with these ids; an id the system does not have is
      * left out (the engine treats it as deleted). */
     int (*get)(Connector *s, uint32_t object, const char *const *ids, uint32_t n, RecordSink *sink, Buf *err);
@@ -68,6 +79,12 @@ struct Connector {
     Arena meta_arena;
     CodecCtx cx;           /* cx.a is set by the engine to its batch arena */
 };
+
+/* The id change idx[i] of an apply call writes: its own, or, for an action
+ * on a record the same call created, the id that create got (NULL with
+ * *why set when it got none).  Every source's apply resolves ids so. */
+const char *connector_target(const Plan *pl, const uint32_t *idx, const ApplyResult *res, uint32_t i,
+                             const char **why);
 
 /* A replay source: answers from dir/<name>/, writes to outbox/<name>/
  * (outbox NULL: a plan, which writes nothing).  NULL with err when the

@@ -91,6 +91,8 @@ typedef struct SyncRun {
     uint32_t nouts, capouts;
     uint32_t first_change;
     int64_t newest[2];
+    const char *token[2];  /* the systems' own resume tokens to store with them (ChangeCursor) */
+    const char *acct_token[2];
     int fetching;          /* records now arriving are partners, not changes */
     int observe;           /* the VM only reports values (bases of a new pair) */
     int side_reading;
@@ -800,19 +802,35 @@ static const char *cursor_object(SyncRun *R, int k) {
     return s;
 }
 
-static int read_side(SyncRun *R, int k, int64_t since, Buf *err) {
+/* A stored cursor: "<ms>", or "<ms> <token>" (ChangeCursor). */
+static void cursor_parse(const char *s, int64_t dflt, ChangeCursor *c) {
+    char *end = NULL;
+    c->since = s ? strtoll(s, &end, 10) : dflt;
+    c->token = end && *end == ' ' && end[1] ? end + 1 : NULL;
+    c->newest = c->since;
+    buf_init(&c->next);
+}
+
+static const char *cursor_text(Arena *a, int64_t newest, const char *token) {
+    return token && *token ? arena_printf(a, "%lld %s", (long long)newest, token) : arena_printf(a, "%lld", (long long)newest);
+}
+
+static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, Buf *err) {
     Connector *src = R->src[k];
     src->cx.a = &R->a;
     RecordSink sink = {R, on_record, on_bad};
     R->side_reading = k;
     R->fetching = 0;
-    int64_t newest = since;
-    if (src->ops->changed(src, R->s->side[k].object, since, &sink, &newest, err) != 0) return -1;
+    ChangeCursor cur;
+    cursor_parse(stored, dflt, &cur);
+    int rc = src->ops->changed(src, R->s->side[k].object, &cur, &sink, err);
     /* An initial read that found nothing has still seen everything up to
      * now; without a cursor the next run would be initial again. */
-    if (newest == INT64_MIN) newest = R->E->o->now;
-    R->newest[k] = newest;
-    return 0;
+    if (cur.newest == INT64_MIN) cur.newest = R->E->o->now;
+    R->newest[k] = cur.newest;
+    R->token[k] = cur.next.n ? arena_strdup(&R->a, buf_str(&cur.next)) : NULL;
+    buf_free(&cur.next);
+    return rc;
 }
 
 static int fetch(SyncRun *R, int k, IdList *ids, Buf *err) {
@@ -998,15 +1016,12 @@ static int apply_sync(SyncRun *R, Buf *err) {
         return -1;
     }
     for (int k = 0; k < 2; k++) {
-        char v[32];
-        if (R->newest[k] != INT64_MIN) {
-            snprintf(v, sizeof v, "%lld", (long long)R->newest[k]);
-            if (store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), v, E->o->now) != 0) goto state_failed;
-        }
-        if (R->account_sync && R->acct_newest[k] != INT64_MIN) {
-            snprintf(v, sizeof v, "%lld", (long long)R->acct_newest[k]);
-            if (store_cursor_put(E->st, R->src[k]->name, R->account_sync, v, E->o->now) != 0) goto state_failed;
-        }
+        if (R->newest[k] != INT64_MIN &&
+            store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), cursor_text(&R->a, R->newest[k], R->token[k]),
+                             E->o->now) != 0) goto state_failed;
+        if (R->account_sync && R->acct_newest[k] != INT64_MIN &&
+            store_cursor_put(E->st, R->src[k]->name, R->account_sync,
+                             cursor_text(&R->a, R->acct_newest[k], R->acct_token[k]), E->o->now) != 0) goto state_failed;
     }
     if (store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
     if (store_commit(E->st) != 0) goto state_failed;
@@ -1273,13 +1288,17 @@ static int decide_accounts(SyncRun *R, Buf *err) {
             buf_puts(err, store_error(E->st));
             return -1;
         }
-        int64_t since = cur ? strtoll(cur, NULL, 10) : INT64_MIN, newest = since;
+        ChangeCursor cc;
+        cursor_parse(cur, INT64_MIN, &cc);
         AcctSink as = {R, k, &byid[k]};
         RecordSink sink = {&as, acct_record, on_bad};
         R->src[k]->cx.a = &R->a;
         R->side_reading = k;
-        if (R->src[k]->ops->changed(R->src[k], (uint32_t)s->side[k].account, since, &sink, &newest, err) != 0) return -1;
-        R->acct_newest[k] = newest;
+        int rc = R->src[k]->ops->changed(R->src[k], (uint32_t)s->side[k].account, &cc, &sink, err);
+        R->acct_newest[k] = cc.newest;
+        R->acct_token[k] = cc.next.n ? arena_strdup(&R->a, buf_str(&cc.next)) : NULL;
+        buf_free(&cc.next);
+        if (rc != 0) return -1;
         for (int i = 0; i < byid[k].n; i++) {
             const char *id = byid[k].order[i].key;
             Link l;
@@ -1438,8 +1457,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
             buf_puts(err, store_error(E->st));
             goto out;
         }
-        int64_t since = cur ? strtoll(cur, NULL, 10) : initial ? INT64_MIN : ss.first_run ? ss.first_run : E->o->now;
-        if (read_side(&R, k, since, err) != 0) goto out;
+        if (read_side(&R, k, cur, initial ? INT64_MIN : ss.first_run ? ss.first_run : E->o->now, err) != 0) goto out;
     }
     /* Records queued by earlier runs (waiting, failed creates: B13) come
      * again, changed or not. */

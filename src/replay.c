@@ -479,7 +479,8 @@ static int scan(Scan *sc, Buf *err) {
     return 0;
 }
 
-static int replay_changed(Connector *s, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+static int replay_changed(Connector *s, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err) {
+    int64_t since = cur->since, *newest = &cur->newest;
     Scan sc;
     memset(&sc, 0, sizeof sc);
     sc.r = (Replay *)s;
@@ -667,6 +668,22 @@ static const char *replay_ensure(void *ctx, MetaKind kind, const char *name) {
     return have ? have->id : NULL;
 }
 
+const char *connector_target(const Plan *pl, const uint32_t *idx, const ApplyResult *res, uint32_t i,
+                             const char **why) {
+    const Change *c = &pl->changes[idx[i]];
+    if (c->created < 0) return c->id;
+    for (uint32_t k = 0; k < i; k++)
+        if (idx[k] == (uint32_t)c->created) {
+            if (res[k].id) return res[k].id;
+            /* asynchronous creates (GetResponse) answer no id */
+            *why = res[k].ok ? "the new record's id is known only on the next sync (the system creates it later)"
+                             : "the record it belongs to was not created";
+            return NULL;
+        }
+    *why = "the record it belongs to was not created";
+    return NULL;
+}
+
 static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint32_t n, ApplyResult *res, Buf *err) {
     Replay *r = (Replay *)s;
     const Program *p = s->p;
@@ -689,17 +706,8 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         const Change *c = &pl->changes[idx[i]];
         ApplyResult *out = &res[i];
         memset(out, 0, sizeof *out);
-        const char *id = c->id;
-        if (c->created >= 0) {
-            /* an action on a record created earlier in this call */
-            id = NULL;
-            for (uint32_t k = 0; k < i; k++)
-                if (idx[k] == (uint32_t)c->created) id = res[k].id;
-            if (!id) {
-                out->error = "the record it belongs to was not created";
-                continue;
-            }
-        }
+        const char *id = connector_target(pl, idx, res, i, &out->error);
+        if (c->created >= 0 && !id) continue;
         RequestList rl = {NULL, 0, 0};
         Buf why;
         buf_init(&why);

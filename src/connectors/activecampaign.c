@@ -85,14 +85,7 @@ static int ac_list(Ac *A, uint32_t object, const char *query, LiveSink *ls, Buf 
         buf_free(&url);
         if (rc == 0) {
             live_record_page(L, oname, a);
-            size_t had = err->n;
-            if (c->codec->decode_page(&c->cx, object, a, &ls->sink, &next, err) != 0) {
-                Buf m;
-                buf_init(&m);
-                buf_puts(&m, err->p + had);
-                err->n = had;
-                buf_printf(err, "%s: %s", what, buf_str(&m));
-                buf_free(&m);
+            if (live_decode(L, object, a, &ls->sink, &next, what, err) != 0) {
                 rc = -1;
             }
         }
@@ -105,7 +98,8 @@ static int ac_list(Ac *A, uint32_t object, const char *query, LiveSink *ls, Buf 
     }
 }
 
-static int ac_changed(Connector *c, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+static int ac_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err) {
+    int64_t since = cur->since, *newest = &cur->newest;
     Ac *A = (Ac *)c;
     Buf q;
     buf_init(&q);
@@ -367,16 +361,8 @@ static int ac_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
         const Change *ch = &pl->changes[idx[i]];
         ApplyResult *out = &res[i];
         memset(out, 0, sizeof *out);
-        const char *id = ch->id;
-        if (ch->created >= 0) {
-            id = NULL;
-            for (uint32_t k = 0; k < i; k++)
-                if (idx[k] == (uint32_t)ch->created) id = res[k].id;
-            if (!id) {
-                out->error = "the record it belongs to was not created";
-                continue;
-            }
-        }
+        const char *id = connector_target(pl, idx, res, i, &out->error);
+        if (ch->created >= 0 && !id) continue;
         RequestList rl = {NULL, 0, 0};
         Buf why;
         buf_init(&why);

@@ -2,9 +2,10 @@
  * (docs/connectors/dynamics365.md).
  *
  * Logs in with the OAuth2 client-credentials flow of Entra ID, and again
- * once when the token expires.  Reads with OData queries: changes by
- * modifiedon, records by id and by match key with `or` lists of `eq`,
- * following @odata.nextLink.  Deletes are not read (below).  Writes go
+ * once when the token expires.  Reads with OData queries: changes through
+ * change tracking (the only way Dataverse reports deletes), or by
+ * modifiedon where a table has none; records by id and by match key with
+ * `or` lists of `eq`, following @odata.nextLink.  Writes go
  * through $batch, 100 requests a batch, each part's answer mapped back to
  * its change.  Every value placed in a filter is a typed OData literal,
  * and an id is placed only once it is seen to be a GUID.
@@ -52,65 +53,26 @@ static void d365_failure(const cJSON *a, Buf *out) {
     }
 }
 
-static void form(Buf *b, const char *k, const char *v) {
-    if (b->n) buf_putc(b, '&');
-    buf_puts(b, k);
-    buf_putc(b, '=');
-    http_escape(b, v);
-}
-
 static int d365_login(Live *L, Buf *err) {
     D365 *S = (D365 *)L;
-    Buf body;
-    buf_init(&body);
-    form(&body, "grant_type", "client_credentials");
-    form(&body, "client_id", S->client_id);
-    form(&body, "client_secret", S->client_secret);
-    form(&body, "scope", S->scope);
-    const char *hv[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
+    Buf form;
+    buf_init(&form);
+    live_form(&form, "grant_type", "client_credentials");
+    live_form(&form, "client_id", S->client_id);
+    live_form(&form, "client_secret", S->client_secret);
+    live_form(&form, "scope", S->scope);
     const char *what = arena_printf(&L->a, "source %s: Dynamics 365 login (POST %s)", L->base.name, S->token_url);
-    HttpResponse r;
-    http_response_init(&r);
-    int rc = -1;
-    if (http_send(L->http, "POST", S->token_url, hv, buf_str(&body), 0, what, &r, err) == 0) {
-        Buf perr;
-        buf_init(&perr);
-        cJSON *a = live_parse(&r, what, &perr);
-        const char *tok = str(get(a, "access_token"));
-        if (r.status == 200 && tok && *tok) {
-            if (L->auth) {
-                memset(L->auth, 0, strlen(L->auth));
-                free(L->auth);
-            }
-            size_t n = strlen(tok) + 32;
-            L->auth = malloc(n);
-            if (!L->auth) abort();
-            snprintf(L->auth, n, "Authorization: Bearer %s", tok);
-            rc = 0;
-        } else if (perr.n) {
-            buf_puts(err, buf_str(&perr));
-        } else {
-            live_failed(L, &r, a, what, err);
-            buf_puts(err, " (check the auth settings tenant_id, client_id and client_secret)");
-        }
-        /* the answer held the token */
-        if (a) {
-            cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "access_token");
-            if (cJSON_IsString(t)) memset(t->valuestring, 0, strlen(t->valuestring));
-        }
-        cJSON_Delete(a);
-        buf_free(&perr);
-        if (r.body.p) memset(r.body.p, 0, r.body.cap);
-    }
-    /* the form held the secret */
-    if (body.p) memset(body.p, 0, body.cap);
-    buf_free(&body);
-    http_response_free(&r);
+    cJSON *a = NULL;
+    int rc = live_oauth(L, S->token_url, &form, what, "the auth settings tenant_id, client_id and client_secret", &a, err);
+    cJSON_Delete(a);
+    buf_free(&form);
     return rc;
 }
 
 /* ------------------------------------------------------------ reading */
 
+static const char *const d365_track_hv[] = {"Accept: application/json", "OData-MaxVersion: 4.0", "OData-Version: 4.0",
+                                            "Prefer: odata.track-changes, odata.maxpagesize=5000", NULL};
 static const char *const d365_read_hv[] = {"Accept: application/json", "OData-MaxVersion: 4.0", "OData-Version: 4.0",
                                            "Prefer: odata.maxpagesize=5000", NULL};
 
@@ -233,8 +195,13 @@ static int d365_next(D365 *S, const char *link, Buf *url, const char *what, Buf 
 }
 
 /* Runs a query and every page behind it into the sink.  filter and order
- * may be NULL. */
-static int d365_query(D365 *S, uint32_t object, const char *filter, const char *order, LiveSink *ls, Buf *err) {
+ * may be NULL.  With delta (change tracking), the query starts at from
+ * when given (the delta link of the last read) and the new delta link the
+ * last page hands out goes to delta.  -2 when the API refused the query
+ * itself (a 4xx: a table without change tracking, a delta link too old),
+ * which a caller may answer by asking otherwise. */
+static int d365_query(D365 *S, uint32_t object, const char *from, const char *filter, const char *order, Buf *delta,
+                      LiveSink *ls, Buf *err) {
     Live *L = &S->L;
     Connector *c = &L->base;
     const Program *p = c->p;
@@ -244,36 +211,53 @@ static int d365_query(D365 *S, uint32_t object, const char *filter, const char *
     buf_init(&sel);
     buf_init(&url);
     buf_init(&next);
-    for (uint32_t i = 0; i < o->nfields; i++) {
-        if (i) buf_putc(&sel, ',');
-        d365_column(p, &p->fields[o->first_field + i], &sel);
-    }
-    buf_printf(&url, "%s/%s?$select=", S->base, set);
-    http_escape(&url, buf_str(&sel));
-    if (filter) {
-        buf_puts(&url, "&$filter=");
-        http_escape(&url, filter);
-    }
-    if (order) {
-        buf_puts(&url, "&$orderby=");
-        http_escape(&url, order);
-    }
     int rc = 0;
+    if (from) {
+        rc = d365_next(S, from, &url, arena_printf(&L->a, "source %s: the delta link of %s", c->name, set), err);
+    } else {
+        for (uint32_t i = 0; i < o->nfields; i++) {
+            if (i) buf_putc(&sel, ',');
+            d365_column(p, &p->fields[o->first_field + i], &sel);
+        }
+        buf_printf(&url, "%s/%s?$select=", S->base, set);
+        http_escape(&url, buf_str(&sel));
+        if (filter) {
+            buf_puts(&url, "&$filter=");
+            http_escape(&url, filter);
+        }
+        if (order) {
+            buf_puts(&url, "&$orderby=");
+            http_escape(&url, order);
+        }
+    }
     for (int page = 1; rc == 0; page++) {
-        const char *what = arena_printf(&L->a, "source %s: GET %s page %d", c->name, set, page);
-        cJSON *a = NULL;
-        if (live_json(L, "GET", buf_str(&url), d365_read_hv, NULL, 0, what, &a, err) != 0) { rc = -1; break; }
-        live_record_page(L, oname, a);
-        buf_reset(&next);
-        size_t had = err->n;
-        if (c->codec->decode_page(&c->cx, object, a, &ls->sink, &next, err) != 0) {
-            Buf m;
-            buf_init(&m);
-            buf_puts(&m, err->p + had);
-            err->n = had;
-            buf_printf(err, "%s: %s", what, buf_str(&m));
-            buf_free(&m);
+        const char *what = arena_printf(&L->a, "source %s: GET %s%s page %d", c->name, set, delta ? " (changes)" : "", page);
+        HttpResponse r;
+        http_response_init(&r);
+        if (live_send(L, "GET", buf_str(&url), delta ? d365_track_hv : d365_read_hv, NULL, 0, what, &r, err) != 0) {
+            http_response_free(&r);
             rc = -1;
+            break;
+        }
+        Buf perr;
+        buf_init(&perr);
+        cJSON *a = live_parse(&r, what, &perr);
+        if (r.status >= 300 || perr.n || !a) {
+            if (r.status >= 300) live_failed(L, &r, a, what, err);
+            else buf_puts(err, perr.n ? buf_str(&perr) : "the answer is empty");
+            rc = r.status >= 400 && r.status < 500 && r.status != 401 && r.status != 403 && r.status != 429 ? -2 : -1;
+        }
+        buf_free(&perr);
+        http_response_free(&r);
+        if (rc == 0) {
+            live_record_page(L, oname, a);
+            buf_reset(&next);
+            if (live_decode(L, object, a, &ls->sink, &next, what, err) != 0) rc = -1;
+            const cJSON *dl = cJSON_GetObjectItemCaseSensitive(a, "@odata.deltaLink");
+            if (delta && cJSON_IsString(dl)) {
+                buf_reset(delta);
+                buf_puts(delta, dl->valuestring);
+            }
         }
         cJSON_Delete(a);
         if (rc || !next.n) break;
@@ -285,37 +269,57 @@ static int d365_query(D365 *S, uint32_t object, const char *filter, const char *
     return rc;
 }
 
-/* Deletes are not read: Dataverse reports them only through change
- * tracking, whose delta token replaces the filter on modifiedon and is not
- * a time, so the engine's cursor (a time) cannot hold it.  A deleted row
- * is seen only when the engine asks for it by id and it is not there. */
-static int d365_changed(Connector *c, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+/* Changes come through change tracking where the table has it, since it
+ * is the only way Dataverse reports deletes: the first read takes every
+ * row (rows older than the cursor are passed over) and keeps the delta
+ * link the last page hands out; the next reads follow it and get what
+ * changed, deleted rows included.  A table without change tracking, or a
+ * delta link the API no longer takes, is read by modifiedon instead. */
+static int d365_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err) {
     D365 *S = (D365 *)c;
     const Program *p = c->p;
     const PObject *o = &p->objects[object];
     const char *mod = o->modified >= 0 ? program_str(p, field_of(p, object, o->modified)->name) : "modifiedon";
-    Buf f, ord;
-    buf_init(&f);
-    buf_init(&ord);
-    if (since != INT64_MIN) {
-        buf_printf(&f, "%s gt ", mod);
-        live_time(since, TIME_Z, &f);
-    }
-    buf_printf(&ord, "%s asc", mod);
     LiveSink ls;
     live_sink_init(&ls, &S->L, sink);
-    int rc = d365_query(S, object, f.n ? buf_str(&f) : NULL, buf_str(&ord), &ls, err);
-    if (rc == 0 && ls.newest != INT64_MIN && ls.newest > *newest) *newest = ls.newest;
+    Buf why;
+    buf_init(&why);
+    int rc = -2;
+    if (cur->token) rc = d365_query(S, object, cur->token, NULL, NULL, &cur->next, &ls, &why);
+    if (rc == -2 && !ls.n) {
+        buf_reset(&why);
+        buf_reset(&cur->next);
+        ls.since = cur->since;
+        rc = d365_query(S, object, NULL, NULL, NULL, &cur->next, &ls, &why);
+    }
+    if (rc == -2 && !ls.n) {
+        Buf f, ord;
+        buf_init(&f);
+        buf_init(&ord);
+        if (cur->since != INT64_MIN) {
+            buf_printf(&f, "%s gt ", mod);
+            live_time(cur->since, TIME_Z, &f);
+        }
+        buf_printf(&ord, "%s asc", mod);
+        buf_reset(&why);
+        buf_reset(&cur->next);
+        ls.since = INT64_MIN;
+        rc = d365_query(S, object, NULL, f.n ? buf_str(&f) : NULL, buf_str(&ord), NULL, &ls, &why);
+        buf_free(&f);
+        buf_free(&ord);
+    }
+    if (rc != 0) buf_puts(err, buf_str(&why));
+    if (rc == 0 && ls.newest != INT64_MIN && ls.newest > cur->newest) cur->newest = ls.newest;
     live_sink_free(&ls);
-    buf_free(&f);
-    buf_free(&ord);
-    return rc;
+    buf_free(&why);
+    return rc ? -1 : 0;
 }
 
 /* Rows whose field is one of values, D365_IN values a query; a value the
  * column's type cannot hold matches nothing and is left out. */
-static int d365_where_in(D365 *S, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
+static int d365_where_in(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
                          Buf *err) {
+    D365 *S = (D365 *)L;
     const Program *p = S->L.base.p;
     const PField *f = field_of(p, object, field);
     Buf col, q;
@@ -333,7 +337,7 @@ static int d365_where_in(D365 *S, uint32_t object, int field, const char *const 
             q.p[had] = 0;
         }
         if (in && (in == D365_IN || i + 1 == n)) {
-            rc = d365_query(S, object, buf_str(&q), NULL, ls, err);
+            rc = d365_query(S, object, NULL, buf_str(&q), NULL, NULL, ls, err);
             buf_reset(&q);
             in = 0;
         }
@@ -353,25 +357,15 @@ static int d365_get(Connector *c, uint32_t object, const char *const *ids, uint3
         }
     LiveSink ls;
     live_sink_init(&ls, (Live *)c, sink);
-    int rc = d365_where_in((D365 *)c, object, o->key >= 0 ? o->key : 0, ids, n, &ls, err);
+    int rc = d365_where_in((Live *)c, object, o->key >= 0 ? o->key : 0, ids, n, &ls, err);
     live_sink_free(&ls);
     return rc;
 }
 
 static int d365_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n,
                      ConnectorKeyFn key, void *kctx, RecordSink *sink, Buf *err) {
-    if (field < 0) return 0;
-    Arena a;
-    arena_init(&a);
-    Symtab want;
-    LiveSink ls;
-    live_sink_init(&ls, (Live *)c, sink);
     /* Dataverse compares text without case; the key function decides exactly */
-    live_sink_filter(&ls, &a, &want, field, values, n, key, kctx);
-    int rc = d365_where_in((D365 *)c, object, field, values, n, &ls, err);
-    live_sink_free(&ls);
-    arena_free(&a);
-    return rc;
+    return live_find((Live *)c, object, field, values, n, key, kctx, sink, d365_where_in, err);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -714,32 +708,10 @@ static int d365_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const Change *ch = &pl->changes[idx[i]];
-        memset(&res[i], 0, sizeof res[i]);
-        const char *id = ch->id;
-        if (ch->created >= 0) {
-            /* an action on a row this call creates: its create must have answered */
-            if ((rc = d365_flush(S, &cx, pl, idx, res, &b, err)) != 0) break;
-            id = NULL;
-            for (uint32_t k = 0; k < i; k++)
-                if (idx[k] == (uint32_t)ch->created) id = res[k].id;
-            if (!id) {
-                res[i].error = "the record it belongs to was not created";
-                continue;
-            }
-        }
+        /* an action on a row this call creates: its create must have answered */
+        if (ch->created >= 0 && (rc = d365_flush(S, &cx, pl, idx, res, &b, err)) != 0) break;
         RequestList rl = {NULL, 0, 0};
-        Buf why;
-        buf_init(&why);
-        if (c->codec->encode(&cx, ch, ch->kind == CH_CREATE ? NULL : id, &rl, &why) != 0) {
-            res[i].error = arena_strdup(&L->a, buf_str(&why));
-            buf_free(&why);
-            continue;
-        }
-        buf_free(&why);
-        if (!rl.n) {   /* nothing to write */
-            res[i].ok = 1;
-            continue;
-        }
+        if (!live_encode(L, &cx, pl, idx, res, i, &rl)) continue;
         if (b.n + rl.n > D365_BATCH && (rc = d365_flush(S, &cx, pl, idx, res, &b, err)) != 0) break;
         for (uint32_t k = 0; k < rl.n; k++) {
             const Request *rq = &rl.v[k];

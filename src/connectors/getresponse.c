@@ -197,14 +197,7 @@ static int gr_fetch(Gr *S, uint32_t object, const char *id, RecordSink *sink, in
         live_record_page(L, oname, one);
         Buf next;
         buf_init(&next);
-        size_t had = err->n;
-        if (c->codec->decode_page(&c->cx, object, one, sink, &next, err) != 0) {
-            Buf m;
-            buf_init(&m);
-            buf_puts(&m, err->p + had);
-            err->n = had;
-            buf_printf(err, "%s: %s", what, buf_str(&m));
-            buf_free(&m);
+        if (live_decode(L, object, one, sink, &next, what, err) != 0) {
             rc = -1;
         } else {
             *found = 1;
@@ -298,7 +291,8 @@ static int only_contacts(Connector *c, uint32_t object, Buf *err) {
 /* Deletes are not read: the API lists no deleted contacts.  The engine
  * looks up every linked member it did not read, and one that is gone has
  * left the list. */
-static int gr_changed(Connector *c, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+static int gr_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err) {
+    int64_t since = cur->since, *newest = &cur->newest;
     Gr *S = (Gr *)c;
     if (only_contacts(c, object, err) != 0) return -1;
     Buf q;
@@ -617,24 +611,10 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const Change *ch = &pl->changes[idx[i]];
         memset(&res[i], 0, sizeof res[i]);
-        const char *id = ch->id;
-        if (ch->created >= 0) {
-            /* an action on a contact this call creates: the create answers
-             * no id (GetResponse makes the contact later) */
-            int made = 0;
-            id = NULL;
-            for (uint32_t k = 0; k < i; k++)
-                if (idx[k] == (uint32_t)ch->created) {
-                    id = res[k].id;
-                    made = res[k].ok;
-                }
-            if (!id) {
-                res[i].error = made ? "the new contact's id is known only on the next sync (GetResponse creates "
-                                      "contacts later)"
-                                    : "the record it belongs to was not created";
-                continue;
-            }
-        }
+        /* an action on a contact this call creates has no id to go to:
+         * the create answers none (GetResponse makes the contact later) */
+        const char *id = connector_target(pl, idx, res, i, &res[i].error);
+        if (ch->created >= 0 && !id) continue;
         RequestList rl = {NULL, 0, 0};
         Buf why;
         buf_init(&why);

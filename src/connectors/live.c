@@ -225,6 +225,79 @@ int live_json(Live *L, const char *method, const char *url, const char *const *h
     return rc;
 }
 
+void live_form(Buf *b, const char *k, const char *v) {
+    if (b->n) buf_putc(b, '&');
+    buf_puts(b, k);
+    buf_putc(b, '=');
+    http_escape(b, v);
+}
+
+int live_oauth(Live *L, const char *token_url, Buf *form, const char *what, const char *hint, cJSON **answer,
+               Buf *err) {
+    const char *hv[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
+    HttpResponse r;
+    http_response_init(&r);
+    *answer = NULL;
+    int rc = -1;
+    /* not live_send: the token request carries no token, and a 401 here is final */
+    if (http_send(L->http, "POST", token_url, hv, buf_str(form), 0, what, &r, err) == 0) {
+        Buf perr;
+        buf_init(&perr);
+        cJSON *a = live_parse(&r, what, &perr);
+        cJSON *t = a ? cJSON_GetObjectItemCaseSensitive(a, "access_token") : NULL;
+        if (r.status == 200 && cJSON_IsString(t) && *t->valuestring) {
+            if (L->auth) {
+                memset(L->auth, 0, strlen(L->auth));
+                free(L->auth);
+            }
+            size_t n = strlen(t->valuestring) + 32;
+            L->auth = malloc(n);
+            if (!L->auth) abort();
+            snprintf(L->auth, n, "Authorization: Bearer %s", t->valuestring);
+            memset(t->valuestring, 0, strlen(t->valuestring));
+            *answer = a;
+            a = NULL;
+            rc = 0;
+        } else if (perr.n) {
+            buf_puts(err, buf_str(&perr));
+        } else {
+            live_failed(L, &r, a, what, err);
+            if (hint) buf_printf(err, " (check %s)", hint);
+        }
+        cJSON_Delete(a);
+        buf_free(&perr);
+        if (r.body.p) memset(r.body.p, 0, r.body.cap);   /* the answer held the token */
+    }
+    if (form->p) memset(form->p, 0, form->cap);          /* the form held the secrets */
+    http_response_free(&r);
+    return rc;
+}
+
+int live_encode(Live *L, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, uint32_t i,
+                RequestList *rl) {
+    const Change *ch = &pl->changes[idx[i]];
+    memset(&res[i], 0, sizeof res[i]);
+    const char *id = connector_target(pl, idx, res, i, &res[i].error);
+    if (ch->created >= 0 && !id) return 0;
+    Buf why;
+    buf_init(&why);
+    int rc = L->base.codec->encode(cx, ch, ch->kind == CH_CREATE ? NULL : id, rl, &why);
+    if (rc != 0) res[i].error = arena_strdup(&L->a, buf_str(&why));   /* the system could not take it */
+    else if (!rl->n) res[i].ok = 1;                                   /* nothing to write */
+    buf_free(&why);
+    return rc == 0 && rl->n;
+}
+
+int live_decode(Live *L, uint32_t object, const cJSON *answer, RecordSink *sink, Buf *next, const char *what, Buf *err) {
+    Connector *c = &L->base;
+    Buf why;
+    buf_init(&why);
+    int rc = c->codec->decode_page(&c->cx, object, answer, sink, next, &why);
+    if (rc != 0) buf_printf(err, "%s: %s", what, buf_str(&why));
+    buf_free(&why);
+    return rc;
+}
+
 /* ------------------------------------------------------------- record */
 
 /* Keys that may hold a credential: never written to a recording. */
@@ -370,6 +443,21 @@ void live_sink_filter(LiveSink *s, Arena *a, Symtab *want, int field, const char
     s->field = field;
     s->key = key;
     s->kctx = kctx;
+}
+
+int live_find(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+              void *kctx, RecordSink *sink, LiveWhereIn where_in, Buf *err) {
+    if (field < 0 || !n) return 0;
+    Arena a;
+    arena_init(&a);
+    Symtab want;
+    LiveSink ls;
+    live_sink_init(&ls, L, sink);
+    live_sink_filter(&ls, &a, &want, field, values, n, key, kctx);
+    int rc = where_in(L, object, field, values, n, &ls, err);
+    live_sink_free(&ls);
+    arena_free(&a);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- all */

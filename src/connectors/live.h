@@ -59,9 +59,29 @@ int live_send(Live *L, const char *method, const char *url, const char *const *h
 cJSON *live_parse(const HttpResponse *r, const char *what, Buf *err);
 /* "what: HTTP 400: <the API's message>" onto err. */
 void live_failed(Live *L, const HttpResponse *r, const cJSON *answer, const char *what, Buf *err);
+/* Appends k=v (v URL-encoded) to an x-www-form-urlencoded body. */
+void live_form(Buf *b, const char *k, const char *v);
+/* An OAuth2 token request with the form (which holds secrets: it is wiped
+ * afterwards).  0 with L->auth set to the bearer header and *answer the
+ * token answer (the caller frees it; its token is wiped); -1 with err,
+ * the hint (which settings to check) appended. */
+int live_oauth(Live *L, const char *token_url, Buf *form, const char *what, const char *hint, cJSON **answer,
+               Buf *err);
+
+/* The requests of change idx[i] of an apply call, through the codec: 1
+ * with them in rl; 0 when the change is settled without sending (refused,
+ * or nothing to write), as res[i] says. */
+int live_encode(Live *L, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, uint32_t i,
+                RequestList *rl);
+
 /* Sends and reads a JSON answer with a 2xx status; -1 with err otherwise. */
 int live_json(Live *L, const char *method, const char *url, const char *const *headers, const char *body, int flags,
               const char *what, cJSON **answer, Buf *err);
+
+/* Decodes a page of object's records through the codec into sink; next
+ * gets the next page's address if the answer names one.  -1 with err,
+ * naming the request (what), when the answer is not of the API's shape. */
+int live_decode(Live *L, uint32_t object, const cJSON *answer, RecordSink *sink, Buf *next, const char *what, Buf *err);
 
 /* --record: a page of object's records, or a metadata answer (tags, fields). */
 void live_record_page(Live *L, const char *object, const cJSON *answer);
@@ -98,6 +118,14 @@ void live_sink_free(LiveSink *s);
 /* Keep only records whose field (after key) is one of values[0..n). */
 void live_sink_filter(LiveSink *s, Arena *a, Symtab *want, int field, const char *const *values, uint32_t n,
                       ConnectorKeyFn key, void *kctx);
+
+/* find() over a query by values: where_in reads the records whose field
+ * is one of values (the API compares as it does, often without case) and
+ * the sink keeps those whose match key is exactly one asked for. */
+typedef int (*LiveWhereIn)(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
+                           Buf *err);
+int live_find(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+              void *kctx, RecordSink *sink, LiveWhereIn where_in, Buf *err);
 
 /* Each system's connector. */
 Connector *salesforce_open(const Program *p, const PSource *src, const LiveOptions *o, Buf *err);

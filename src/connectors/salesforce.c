@@ -48,56 +48,22 @@ static void sf_failure(const cJSON *a, Buf *out) {
     }
 }
 
-static void form(Buf *b, const char *k, const char *v) {
-    if (b->n) buf_putc(b, '&');
-    buf_puts(b, k);
-    buf_putc(b, '=');
-    http_escape(b, v);
-}
-
 static int sf_login(Live *L, Buf *err) {
     Sf *S = (Sf *)L;
-    Buf body;
-    buf_init(&body);
-    form(&body, "grant_type", "refresh_token");
-    form(&body, "client_id", S->client_id);
-    form(&body, "client_secret", S->client_secret);
-    form(&body, "refresh_token", S->refresh_token);
-    const char *hv[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
+    Buf form;
+    buf_init(&form);
+    live_form(&form, "grant_type", "refresh_token");
+    live_form(&form, "client_id", S->client_id);
+    live_form(&form, "client_secret", S->client_secret);
+    live_form(&form, "refresh_token", S->refresh_token);
     const char *what = arena_printf(&L->a, "source %s: Salesforce login (POST %s)", L->base.name, S->token_url);
-    HttpResponse r;
-    http_response_init(&r);
-    int rc = -1;
-    if (http_send(L->http, "POST", S->token_url, hv, buf_str(&body), 0, what, &r, err) == 0) {
-        Buf perr;
-        buf_init(&perr);
-        cJSON *a = live_parse(&r, what, &perr);
-        const char *tok = str(get(a, "access_token")), *inst = str(get(a, "instance_url"));
-        if (r.status == 200 && tok && *tok) {
-            if (L->auth) {
-                memset(L->auth, 0, strlen(L->auth));
-                free(L->auth);
-            }
-            size_t n = strlen(tok) + 32;
-            L->auth = malloc(n);
-            if (!L->auth) abort();
-            snprintf(L->auth, n, "Authorization: Bearer %s", tok);
-            /* the org's own host, which data calls must use */
-            if (inst && *inst) S->instance = arena_strdup(&L->a, inst);
-            rc = 0;
-        } else if (perr.n) {
-            buf_puts(err, buf_str(&perr));
-        } else {
-            live_failed(L, &r, a, what, err);
-            buf_puts(err, " (check SF client id, secret and refresh token)");
-        }
-        cJSON_Delete(a);
-        buf_free(&perr);
-    }
-    /* the form held the secrets */
-    if (body.p) memset(body.p, 0, body.cap);
-    buf_free(&body);
-    http_response_free(&r);
+    cJSON *a = NULL;
+    int rc = live_oauth(L, S->token_url, &form, what, "the auth settings client_id, client_secret and refresh_token", &a, err);
+    /* the org's own host, which data calls must use */
+    const char *inst = str(get(a, "instance_url"));
+    if (rc == 0 && inst && *inst) S->instance = arena_strdup(&L->a, inst);
+    cJSON_Delete(a);
+    buf_free(&form);
     return rc;
 }
 
@@ -159,14 +125,7 @@ static int sf_query(Sf *S, uint32_t object, const char *endpoint, const char *so
         if (live_json(L, "GET", buf_str(&url), hv, NULL, 0, what, &a, err) != 0) { rc = -1; break; }
         live_record_page(L, oname, a);
         buf_reset(&next);
-        size_t had = err->n;
-        if (c->codec->decode_page(&c->cx, object, a, &ls->sink, &next, err) != 0) {
-            Buf m;
-            buf_init(&m);
-            buf_puts(&m, err->p + had);
-            err->n = had;
-            buf_printf(err, "%s: %s", what, buf_str(&m));
-            buf_free(&m);
+        if (live_decode(L, object, a, &ls->sink, &next, what, err) != 0) {
             rc = -1;
         }
         cJSON_Delete(a);
@@ -180,7 +139,8 @@ static int sf_query(Sf *S, uint32_t object, const char *endpoint, const char *so
     return rc;
 }
 
-static int sf_changed(Connector *c, uint32_t object, int64_t since, RecordSink *sink, int64_t *newest, Buf *err) {
+static int sf_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSink *sink, Buf *err) {
+    int64_t since = cur->since, *newest = &cur->newest;
     Sf *S = (Sf *)c;
     const Program *p = c->p;
     const PObject *o = &p->objects[object];
@@ -205,8 +165,9 @@ static int sf_changed(Connector *c, uint32_t object, int64_t since, RecordSink *
 }
 
 /* Records whose field is one of values, SF_IN values a query. */
-static int sf_where_in(Sf *S, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
+static int sf_where_in(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
                        Buf *err) {
+    Sf *S = (Sf *)L;
     const Program *p = S->L.base.p;
     const PField *f = field_of(p, object, field);
     for (uint32_t i = 0; i < n; i += SF_IN) {
@@ -230,25 +191,15 @@ static int sf_get(Connector *c, uint32_t object, const char *const *ids, uint32_
     const PObject *o = &c->p->objects[object];
     LiveSink ls;
     live_sink_init(&ls, (Live *)c, sink);
-    int rc = sf_where_in((Sf *)c, object, o->key >= 0 ? o->key : 0, ids, n, &ls, err);
+    int rc = sf_where_in((Live *)c, object, o->key >= 0 ? o->key : 0, ids, n, &ls, err);
     live_sink_free(&ls);
     return rc;
 }
 
 static int sf_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
                    void *kctx, RecordSink *sink, Buf *err) {
-    if (field < 0) return 0;
-    Arena a;
-    arena_init(&a);
-    Symtab want;
-    LiveSink ls;
-    live_sink_init(&ls, (Live *)c, sink);
     /* SOQL compares text without case; the key function decides exactly */
-    live_sink_filter(&ls, &a, &want, field, values, n, key, kctx);
-    int rc = sf_where_in((Sf *)c, object, field, values, n, &ls, err);
-    live_sink_free(&ls);
-    arena_free(&a);
-    return rc;
+    return live_find((Live *)c, object, field, values, n, key, kctx, sink, sf_where_in, err);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -371,32 +322,10 @@ static int sf_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const Change *ch = &pl->changes[idx[i]];
-        memset(&res[i], 0, sizeof res[i]);
-        const char *id = ch->id;
-        if (ch->created >= 0) {
-            /* an update of a record this call creates: its create must have answered */
-            rc = sf_flush(S, pl, idx, res, &g, pend, err);
-            id = NULL;
-            for (uint32_t k = 0; k < i; k++)
-                if (idx[k] == (uint32_t)ch->created) id = res[k].id;
-            if (!id) {
-                res[i].error = "the record it belongs to was not created";
-                continue;
-            }
-        }
+        /* an update of a record this call creates: its create must have answered */
+        if (ch->created >= 0 && (rc = sf_flush(S, pl, idx, res, &g, pend, err)) != 0) break;
         RequestList rl = {NULL, 0, 0};
-        Buf why;
-        buf_init(&why);
-        if (c->codec->encode(&cx, ch, ch->kind == CH_CREATE ? NULL : id, &rl, &why) != 0) {
-            res[i].error = arena_strdup(&L->a, buf_str(&why));
-            buf_free(&why);
-            continue;
-        }
-        buf_free(&why);
-        if (!rl.n) {   /* nothing to write */
-            res[i].ok = 1;
-            continue;
-        }
+        if (!live_encode(L, &cx, pl, idx, res, i, &rl)) continue;
         const Request *rq = &rl.v[0];
         const char *object = program_str(c->p, c->p->objects[ch->object].name);
         char *header = NULL;
@@ -413,6 +342,7 @@ static int sf_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
             g.header = header;
             g.first = np;
         }
+        const char *why = NULL, *id = connector_target(pl, idx, res, i, &why);
         Pending *pd = &pend[np++];
         pd->i = i;
         pd->id = id;

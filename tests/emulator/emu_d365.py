@@ -4,9 +4,16 @@ connector uses it.
 Client-credentials login; entity-set reads with $select, $filter,
 $orderby, $top and server-driven paging (Prefer: odata.maxpagesize,
 @odata.nextLink); creates, updates and deletes of single rows, with
-lookups bound through @odata.bind; and multipart $batch, change sets
-included.  Rows are stored as given; lookups are kept as the API shows
-them, _<column>_value.
+lookups bound through @odata.bind; multipart $batch, change sets
+included; and change tracking (Prefer: odata.track-changes,
+@odata.deltaLink, $deltatoken reads with $deletedEntity rows).  Rows are
+stored as given; lookups are kept as the API shows them, _<column>_value.
+
+Change tracking runs on a version counter, not on the clock: every write
+to a row (create, update, delete, /__touch, /__delete, a $batch part)
+takes the next version; a row remembers the version of its last write,
+a delete is remembered per set with its version, and a delta token
+stands for the version current when the read that issued it started.
 """
 import re
 import uuid
@@ -50,13 +57,19 @@ class Dynamics:
         self.creds.update(creds or {})
         self.sets = {s: {} for s in KEYS}   # set -> {id: row}
         self.deleted = {}                   # set -> [ids]
-        self.versions = {}                  # id -> row version, shown as the etag
-        self.version = 1000
+        self.versions = {}                  # id -> version of the row's last write, shown as the etag
+        self.version = 1000                 # the latest write's version: the change-tracking clock
+        self.deleted_at = {}                # set -> {id: version of its delete}, for delta reads
+        self.delta_tokens = {}              # issued $deltatoken -> (set, version it stands for)
         self.tokens = set()
-        self.cursors = {}                   # paging cookie -> rows
+        self.cursors = {}                   # paging cookie -> the pages' rows and what ends them
         seed = seed or {}
+        untracked = seed.get('untracked') or []
+        if not isinstance(untracked, list) or not all(isinstance(x, str) for x in untracked):
+            raise ValueError('dynamics365.untracked must be a list of entity set names')
+        self.untracked = set(untracked)     # sets (or tables' logical names) not enabled for change tracking
         for s, rows in seed.items():
-            if s == 'deleted':
+            if s in ('deleted', 'untracked'):
                 continue
             if not isinstance(rows, list):
                 raise ValueError("dynamics365.%s must be a list of rows" % s)
@@ -74,15 +87,21 @@ class Dynamics:
                 self.bump(rec[key])
         for s, ids in (seed.get('deleted') or {}).items():
             self.deleted.setdefault(s, []).extend(ids)
+            for rid in ids:       # deleted before any token this emulator can issue
+                self.deleted_at.setdefault(s, {})[rid] = self.tick()
 
     # ------------------------------------------------------------ plumbing
 
     def key(self, s):
         return KEYS.get(s) or singular(s) + 'id'
 
-    def bump(self, rid):
+    def tick(self):
+        """The next version: one per write, never reused."""
         self.version += 1
-        self.versions[rid] = self.version
+        return self.version
+
+    def bump(self, rid):
+        self.versions[rid] = self.tick()
 
     def find(self, s, rid):
         """The row of set s with key rid (GUIDs compare case-insensitively)."""
@@ -249,6 +268,8 @@ class Dynamics:
                 applied.append('odata.maxpagesize=%d' % size)
             except ValueError:
                 pass
+        ctx = self.context(s, sel)
+        delta = None        # the @odata.deltaLink that ends a tracked read's last page
         token = req.param('$skiptoken')
         if token is not None:
             m = re.search(r'pagingcookie="([^"]*)"', token)
@@ -256,8 +277,13 @@ class Dynamics:
             cursor, _, off = cookie.rpartition(':')
             if cursor not in self.cursors or not off.isdigit():
                 raise _err(400, '0x80060888', 'The $skiptoken is not valid or has expired.')
-            (rows, first_size), offset = self.cursors[cursor], int(off)
-            size = size or first_size     # a page size asked for once holds for the pages after
+            c, offset = self.cursors[cursor], int(off)
+            rows, ctx, delta = c['rows'], c['context'], c['delta']
+            size = size or c['size']      # a page size asked for once holds for the pages after
+        elif 'odata.track-changes' in prefer or req.param('$deltatoken') is not None:
+            rows, ctx, delta = self.tracked(req, s, sel)
+            cursor, offset = None, 0
+            size = size or DEFAULT_PAGE
         else:
             filt = req.param('$filter')
             try:
@@ -275,21 +301,63 @@ class Dynamics:
             rows = [self.shape(s, r, sel) for r in rows]   # a snapshot for the pages that follow
             cursor, offset = None, 0
             size = size or DEFAULT_PAGE
-        ans = {'@odata.context': self.context(s, sel)}
+        if delta is not None:
+            applied.append('odata.track-changes')
+        ans = {'@odata.context': ctx}
         if (req.param('$count') or '').lower() == 'true':
             ans['@odata.count'] = len(rows)
         ans['value'] = rows[offset:offset + size]
         if offset + size < len(rows):
             if cursor is None:
                 cursor = random_token(16)
-                self.cursors[cursor] = (rows, size)
-            skip = '<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />' % (
-                offset // size + 2, quote('%s:%d' % (cursor, offset + size)))
+                self.cursors[cursor] = {'rows': rows, 'size': size, 'context': ctx, 'delta': delta}
+            skip = '<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />' % (
+                offset // size + 2, quote('%s:%d' % (cursor, offset + size)), delta is not None)
             kept = ['%s=%s' % (quote(k, safe='$'), quote(v, safe=",()$'")) for k, v in req.params if k != '$skiptoken']
             kept.append('$skiptoken=' + quote(skip, safe=''))
             ans['@odata.nextLink'] = '%s/%s?%s' % (self.service(), s, '&'.join(kept))
+        elif delta is not None:
+            ans['@odata.deltaLink'] = delta
         headers = [('Preference-Applied', ','.join(applied))] if applied else []
         return json_reply(200, ans, headers=headers, ctype=JSON)
+
+    def tracked(self, req, s, sel):
+        """The rows of a change-tracking read (first page and the ones
+        after), its @odata.context and the @odata.deltaLink its last page
+        carries.  Without $deltatoken: every row of the set.  With one:
+        the rows created or updated since the token's version, oldest
+        change first, then the rows deleted since, as $deletedEntity.
+        $orderby and $top are ignored (the token must cover every row)."""
+        if s in self.untracked or singular(s) in self.untracked:
+            raise _err(400, '0x80072491', "Entity '%s' is not enabled for change tracking." % singular(s))
+        if req.param('$filter') is not None:
+            raise _err(400, '0x80060888', 'The $filter query option is not supported with change tracking.')
+        start = self.version         # the state this read answers from
+        dt = req.param('$deltatoken')
+        key = self.key(s)
+        if dt is None:
+            rows = [self.shape(s, r, sel) for r in self.sets[s].values()]
+            ctx = self.context(s, sel)
+        else:
+            issued = self.delta_tokens.get(dt)
+            if issued is None or issued[0] != s:
+                raise _err(400, '0x80040203', 'Invalid delta token.')
+            since = issued[1]
+            changed = [r for r in self.sets[s].values() if self.versions.get(r[key], 0) > since]
+            changed.sort(key=lambda r: self.versions.get(r[key], 0))
+            rows = [self.shape(s, r, sel) for r in changed]
+            present = {k.lower() for k in self.sets[s]}
+            gone = sorted((v, rid) for rid, v in self.deleted_at.get(s, {}).items()
+                          if v > since and rid.lower() not in present)
+            rows += [{'@odata.context': '%s/$metadata#%s/$deletedEntity' % (self.service(), s),
+                      'id': rid, 'reason': 'deleted'} for _, rid in gone]
+            ctx = self.context(s, sel) + '/$delta'
+        new = '%d!%s' % (start, now().strftime('%m/%d/%Y %H:%M:%S'))
+        self.delta_tokens[new] = (s, start)
+        raw_sel = req.param('$select')
+        keep = ('$select=%s&' % quote(raw_sel, safe=",()'")) if raw_sel else ''
+        link = '%s/%s?%s$deltatoken=%s' % (self.service(), s, keep, quote(new, safe=''))
+        return rows, ctx, link
 
     def get_one(self, req, s, rid):
         rec = self.find(s, rid)
@@ -387,6 +455,7 @@ class Dynamics:
         k = rec[self.key(s)]
         del self.sets[s][k]
         self.deleted.setdefault(s, []).append(k)
+        self.deleted_at.setdefault(s, {})[k] = self.tick()
         return Reply(204)
 
     # ------------------------------------------------------------ $batch
@@ -412,7 +481,7 @@ class Dynamics:
         out, n = [], 0
         for item in items:
             if isinstance(item, list):
-                saved = deep((self.sets, self.deleted, self.versions))
+                saved = deep((self.sets, self.deleted, self.versions, self.deleted_at))
                 res = []
                 for r in item:
                     res.append(self.run_part(r, n, partial))
@@ -420,7 +489,7 @@ class Dynamics:
                     if res[-1].status >= 400:
                         break
                 if res and res[-1].status >= 400:    # a change set is all or nothing
-                    self.sets, self.deleted, self.versions = saved
+                    self.sets, self.deleted, self.versions, self.deleted_at = saved
                     out.append(res[-1])
                 else:
                     out.append(res)
@@ -460,6 +529,8 @@ class Dynamics:
     def export(self):
         out = {s: [deep(r) for r in store.values()] for s, store in self.sets.items()}
         out['deleted'] = deep(self.deleted)
+        if self.untracked:       # configuration, echoed so the state can seed again
+            out['untracked'] = sorted(self.untracked)
         return out
 
     def touch(self, obj, rid, fields):
@@ -539,7 +610,9 @@ def split_head(seg):
     for line in head.decode('utf-8', 'replace').splitlines():
         k, sep, v = line.partition(':')
         if sep:
-            headers[k.strip().lower()] = v.strip()
+            k, v = k.strip().lower(), v.strip()
+            # a header sent twice (two Prefer lines) reads as one, comma-joined
+            headers[k] = headers[k] + ', ' + v if k in headers else v
     return headers, rest
 
 

@@ -372,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.send(json_reply(400, {'error': 'unreadable request body: %s' % e}), close=True)
             return
-        reply = self.server.emu.handle(self.command, self.path, dict(self.headers.items()), body, arrival)
+        reply = self.server.emu.handle(self.command, self.path, merged_headers(self.headers), body, arrival)
         self.send(reply)
         if reply.after == 'shutdown':
             threading.Thread(target=self.server.shutdown, daemon=True).start()
@@ -399,6 +399,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send(json_reply(code, {'error': message or 'bad request', 'detail': explain or ''}), close=True)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = serve
+
+
+def merged_headers(message):
+    """The request's headers as a dict with lower-case names; a header sent
+    more than once (two Prefer lines) is joined with ', ', as HTTP allows."""
+    out = {}
+    for k, v in message.items():
+        k = k.lower()
+        out[k] = out[k] + ', ' + v if k in out else v
+    return out
 
 
 class Server(ThreadingHTTPServer):

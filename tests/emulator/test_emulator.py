@@ -46,6 +46,10 @@ def acct_id(i):
     return '00000000-0000-0000-0000-%012d' % i
 
 
+def opp_id(i):
+    return '0000000a-0000-0000-0000-%012d' % i
+
+
 SEED = {
     'credentials': {
         'salesforce': {'client_id': 'cid', 'client_secret': 'csecret', 'refresh_token': 'rtoken'},
@@ -81,6 +85,10 @@ SEED = {
         'contacts': [{'contactid': '9f1c2a3e-7b1d-4c2e-8f00-000000000011', 'lastname': 'Bianchi'}],
         'accounts': [{'accountid': acct_id(i), 'name': 'Acct %02d' % i,
                       'modifiedon': '2021-11-01T00:%02d:00Z' % i} for i in range(1, 26)],
+        # only the change-tracking test touches these
+        'opportunities': [{'opportunityid': opp_id(i), 'name': 'Opp %d' % i, 'stepname': 'qualify'}
+                          for i in range(1, 7)],
+        'untracked': ['contacts'],
     },
     'activecampaign': {
         'contacts': [
@@ -733,6 +741,148 @@ class TestDynamics(Base):
         self.assertEqual(r.status, 400)
         r = self.d365('POST', D365 + '/$batch', 'x', {'Content-Type': 'application/json'})
         self.assertEqual(r.status, 400)
+
+
+    # ------------------------------------------------------------ change tracking
+
+    def d365_prefers(self, path, *prefers):
+        """A GET sending each of `prefers` as its own Prefer header line."""
+        conn = http.client.HTTPConnection('127.0.0.1', PORT, timeout=10)
+        try:
+            conn.putrequest('GET', path, skip_accept_encoding=True)
+            conn.putheader('Authorization', 'Bearer ' + self.d365_tok)
+            for p in prefers:
+                conn.putheader('Prefer', p)
+            conn.endheaders()
+            r = conn.getresponse()
+            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def tracked_pages(self, first, between=None):
+        """[(answer json)] of a tracked read followed through its nextLinks
+        (the follow-up pages sent as a client would: the link as given,
+        Prefer again); between(n) runs after page n."""
+        pages = [first]
+        origin = 'http://127.0.0.1:%d' % PORT
+        while True:
+            r = pages[-1]
+            self.assertEqual(r.status, 200, r)
+            if between:
+                between(len(pages))
+            link = r.json.get('@odata.nextLink')
+            if not link:
+                break
+            self.assertNotIn('@odata.deltaLink', r.json)
+            self.assertIn('istracking%3D%22True%22', link)
+            self.assertTrue(link.startswith(origin + D365 + '/opportunities?'), link)
+            pages.append(self.d365('GET', link[len(origin):], headers={'Prefer': 'odata.track-changes'}))
+        self.assertIn('@odata.deltaLink', pages[-1].json)
+        return [p.json for p in pages]
+
+    def test_track_changes(self):
+        sel_ctx = 'http://127.0.0.1:%d%s/$metadata#opportunities(name,stepname)' % (PORT, D365)
+        link_re = (r'http://127\.0\.0\.1:%d/d365/api/data/v9\.2/opportunities\?\$select=name,stepname'
+                   r'&\$deltatoken=([^&]+)' % PORT)
+        origin = 'http://127.0.0.1:%d' % PORT
+        path = D365 + '/opportunities?$select=name,stepname&$orderby=name%20desc'    # $orderby is ignored
+        changed = {}
+
+        def write_after_page(n):
+            if n == 1:      # after the token's moment, though within the initial read
+                r = self.d365('PATCH', D365 + '/opportunities(%s)' % opp_id(1), {'stepname': 'propose'})
+                self.assertEqual(r.status, 204, r)
+                changed[opp_id(1)] = 'propose'
+
+        first = self.d365('GET', path, headers={'Prefer': 'odata.track-changes,odata.maxpagesize=2'})
+        self.assertEqual(first.headers.get('preference-applied'), 'odata.maxpagesize=2,odata.track-changes')
+        pages = self.tracked_pages(first, write_after_page)
+        self.assertEqual([len(p['value']) for p in pages], [2, 2, 2])
+        self.assertEqual(pages[0]['@odata.context'], sel_ctx)
+        rows = [x for p in pages for x in p['value']]
+        self.assertEqual([x['opportunityid'] for x in rows], [opp_id(i) for i in range(1, 7)])
+        for x in rows:
+            self.assertEqual(set(x), {'@odata.etag', 'opportunityid', 'name', 'stepname'})
+        link = pages[-1]['@odata.deltaLink']
+        self.assertRegex(link, '^' + link_re + '$')
+
+        # the changes: an update (above), a create, a create then delete, a delete
+        # through the API and through /__delete, a /__touch, a $batch part
+        r = self.d365('POST', D365 + '/opportunities', {'name': 'Opp new', 'stepname': 'qualify'})
+        new = re.search(r'\((.*)\)', r.headers['odata-entityid']).group(1)
+        changed[new] = 'qualify'
+        r = self.d365('POST', D365 + '/opportunities', {'name': 'Opp brief'})
+        brief = re.search(r'\((.*)\)', r.headers['odata-entityid']).group(1)
+        self.assertEqual(self.d365('DELETE', D365 + '/opportunities(%s)' % brief).status, 204)
+        self.assertEqual(self.d365('DELETE', D365 + '/opportunities(%s)' % opp_id(2)).status, 204)
+        r = C.call('POST', '/__delete', {'system': 'd365', 'object': 'opportunities', 'id': opp_id(3)})
+        self.assertEqual(r.status, 200, r)
+        r = C.call('POST', '/__touch', {'system': 'd365', 'object': 'opportunity', 'id': opp_id(4),
+                                        'fields': {'stepname': 'close'}})
+        self.assertEqual(r.status, 200, r)
+        changed[opp_id(4)] = 'close'
+        r = self.d365('POST', D365 + '/$batch', batch_body('batch_CT', [
+            ('PATCH', 'opportunities(%s)' % opp_id(5), {'stepname': 'develop'}, {})]),
+            {'Content-Type': 'multipart/mixed; boundary=batch_CT'})
+        self.assertEqual([p[0] for p in batch_parts(r)], [204])
+        changed[opp_id(5)] = 'develop'
+        self.d365('PATCH', D365 + '/leads(%s)' % D1, {'jobtitle': 'elsewhere'})    # another set: not in this delta
+
+        # the delta read: the deltaLink as given, Prefer in two header lines
+        first = self.d365_prefers(link[len(origin):], 'odata.maxpagesize=2', 'odata.track-changes')
+        self.assertEqual(first.headers.get('preference-applied'), 'odata.maxpagesize=2,odata.track-changes')
+        pages = self.tracked_pages(first)
+        self.assertEqual([len(p['value']) for p in pages], [2, 2, 2, 1])
+        self.assertEqual(pages[0]['@odata.context'], sel_ctx + '/$delta')
+        rows = [x for p in pages for x in p['value']]
+        upserts, deletes = rows[:4], rows[4:]
+        self.assertEqual([x['opportunityid'] for x in upserts], list(changed))     # in the order of the writes
+        for x in upserts:
+            self.assertEqual(set(x), {'@odata.etag', 'opportunityid', 'name', 'stepname'})
+            self.assertRegex(x['@odata.etag'], r'^W/"\d+"$')
+            self.assertEqual(x['stepname'], changed[x['opportunityid']])
+        gone_ctx = 'http://127.0.0.1:%d%s/$metadata#opportunities/$deletedEntity' % (PORT, D365)
+        self.assertEqual(deletes, [{'@odata.context': gone_ctx, 'id': i, 'reason': 'deleted'}
+                                   for i in (brief, opp_id(2), opp_id(3))])
+        link2 = pages[-1]['@odata.deltaLink']
+        self.assertRegex(link2, '^' + link_re + '$')
+        self.assertNotEqual(link2, link)
+
+        # nothing changed since: an empty delta, with a fresh link
+        r = self.d365('GET', link2[len(origin):], headers={'Prefer': 'odata.track-changes'})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json['value'], [])
+        self.assertNotIn('@odata.nextLink', r.json)
+        self.assertRegex(r.json['@odata.deltaLink'], '^' + link_re + '$')
+
+        # refused: $filter, a token not issued (or issued for another set), an untracked table
+        r = self.d365('GET', q(D365 + '/opportunities', **{'$filter': "name eq 'Opp 1'"}),
+                      headers={'Prefer': 'odata.track-changes'})
+        self.assertEqual((r.status, r.json), (400, {'error': {
+            'code': '0x80060888', 'message': 'The $filter query option is not supported with change tracking.'}}))
+        token = re.fullmatch(link_re, link2).group(1)
+        for bad in (q(D365 + '/opportunities', **{'$select': 'name', '$deltatoken': 'nope'}),
+                    D365 + '/opportunities?$deltatoken=',
+                    D365 + '/opportunities?$deltatoken=999999%2101%2f01%2f2021%2000%3a00%3a00',
+                    D365 + '/accounts?$deltatoken=' + token):
+            r = self.d365('GET', bad, headers={'Prefer': 'odata.track-changes'})
+            self.assertEqual((r.status, r.json), (400, {'error': {'code': '0x80040203',
+                                                                  'message': 'Invalid delta token.'}}), bad)
+        for path in (D365 + '/contacts?$select=lastname', D365 + '/contacts?$deltatoken=' + token):
+            r = self.d365('GET', path, headers={'Prefer': 'odata.track-changes'})
+            self.assertEqual((r.status, r.json), (400, {'error': {
+                'code': '0x80072491', 'message': "Entity 'contact' is not enabled for change tracking."}}))
+        r = self.d365('GET', D365 + '/contacts?$select=lastname')      # an ordinary read of it is fine
+        self.assertEqual(r.status, 200)
+        self.assertNotIn('@odata.deltaLink', r.json)
+        self.assertEqual(self.state()['dynamics365']['untracked'], ['contacts'])
+
+        # faults apply to tracked reads as to any other
+        self.fault(system='d365', kind='status', status=503, path='/opportunities$')
+        r = self.d365('GET', link2[len(origin):], headers={'Prefer': 'odata.track-changes'})
+        self.assertEqual((r.status, r.json['error']['code']), (503, '0x80072321'))
+        r = self.d365('GET', link2[len(origin):], headers={'Prefer': 'odata.track-changes'})
+        self.assertEqual((r.status, r.json['value']), (200, []))
 
 
 # ---------------------------------------------------------------- ActiveCampaign

@@ -187,8 +187,12 @@ def verify_gr_salesforce(st, out):
 
 
 def ac_dynamics(tmp):
-    """ActiveCampaign and Dynamics 365, as shipped (initial sync on)."""
-    emu = harness.Emulator(harness.seed_from_examples("activecampaign-dynamics365"), tmp)
+    """ActiveCampaign and Dynamics 365, as shipped (initial sync on); leads
+    read through change tracking, contacts (a table without it) by
+    modifiedon; a lead deleted in Dynamics reaches the sync."""
+    seed = harness.seed_from_examples("activecampaign-dynamics365")
+    seed["dynamics365"]["untracked"] = ["contacts"]
+    emu = harness.Emulator(seed, tmp)
     try:
         rules = harness.shipped_rules("activecampaign-dynamics365", tmp)
         state = os.path.join(tmp, "state.db")
@@ -200,6 +204,25 @@ def ac_dynamics(tmp):
         rc, out, err = run(emu, rules, state)
         check(rc == 0 and applied(out) == 0, "rerun applied %d:\n%s" % (applied(out), out))
         check(emu.state() == st, "the rerun changed the systems")
+        reads = [e["query"] for e in emu.log() if e["system"] == "d365" and e["method"] == "GET"]
+        check(any("deltatoken" in q for q in reads), "leads were not read through their delta link")
+        check(any("modifiedon" in q and "contactid" in q for q in reads), "contacts were not read by modifiedon")
+        bea = one(st["dynamics365"]["leads"], "emailaddress1", "bea@fabrikam.example")
+        emu.call("POST", "/__delete", {"system": "d365", "object": "leads", "id": bea["leadid"]})
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and re.search(r"info d365.lead %s: deleted; its partner is kept" % bea["leadid"], out),
+              "the delete in Dynamics was not read: %s" % out)
+        one(emu.state()["activecampaign"]["contacts"], "email", "bea@fabrikam.example")
+        # a delta link Dataverse no longer takes: read again from the start
+        db = sqlite3.connect(state)
+        db.execute("UPDATE cursors SET value = substr(value, 1, instr(value, ' ')) || ? WHERE value LIKE '% %'",
+                   (emu.base + "/d365/api/data/v9.2/leads?$deltatoken=expired",))
+        db.commit()
+        db.close()
+        before = emu.state()
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 0 and emu.state() == before, "after a stale delta link: %s %s" % (err, out))
+        check(any(e["status"] == 400 and "expired" in e["query"] for e in emu.log()), "the stale link was not tried")
     finally:
         emu.stop()
 
