@@ -725,6 +725,9 @@ static int cmd_sync(int argc, char **argv, int apply) {
     const char *crash = getenv("TANDEM_TEST_CRASH");
     o.crash_after_send = apply && crash && !strcmp(crash, "after-send");
     int r = engine_run(p, st, src, nsrc, &o, &pl, &res, &err);
+    /* done with the systems: their progress lines go before the plan shows */
+    connectors_close(src, nsrc);
+    src = NULL;
     Buf out;
     buf_init(&out);
     if (json) plan_json(&pl, &out);

@@ -52,6 +52,7 @@ int live_init(Live *L, const ConnectorOps *ops, const Program *p, const PSource 
     c->cx.p = p;
     c->cx.meta = &c->meta;
     arena_init(&L->a);
+    buf_init(&L->record_err);
     L->src = src;
     if (o) L->o = *o;
     HttpOptions ho = {0};
@@ -80,6 +81,7 @@ void live_close(Live *L) {
     }
     arena_free(&L->a);
     arena_free(&L->base.meta_arena);
+    buf_free(&L->record_err);
 }
 
 /* ---------------------------------------------------------- settings */
@@ -156,6 +158,10 @@ const char *live_require(Live *L, const char *name, Buf *err) {
 
 int live_send(Live *L, const char *method, const char *url, const char *const *headers, const char *body, int flags,
               const char *what, HttpResponse *r, Buf *err) {
+    if (L->record_err.n) {
+        buf_printf(err, "source %s: %s", L->base.name, buf_str(&L->record_err));
+        return -1;
+    }
     const char *hv[24];
     for (int attempt = 0;; attempt++) {
         int n = 0;
@@ -329,11 +335,10 @@ static void record_write(Live *L, const char *path, const cJSON *answer) {
     cJSON_Delete(copy);
     if (!text) return;
     FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fputc('\n', f);
-        if (fclose(f) != 0 && L->drawn) L->drawn = 0;
-    }
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    /* the next request fails with it: a recording with holes would replay wrong */
+    if (!ok && !L->record_err.n) buf_printf(&L->record_err, "--record: cannot write %s: %s", path, strerror(errno));
     cJSON_free(text);
 }
 
@@ -357,11 +362,17 @@ void live_record_meta(Live *L, const char *what, const cJSON *answer) {
 
 /* ----------------------------------------------------------- progress */
 
+/* The line is transient: it shows while requests go, and is erased when
+ * the source closes, before the plan is printed. */
 void live_progress(Live *L, int end) {
     if (!L->o.progress) return;
     int64_t now = mono_ms();
-    if (!end && now - L->shown_ms < 250) return;
-    if (end && !L->drawn) return;
+    if (end) {
+        if (L->drawn) fputs("\r\033[K", stderr);
+        L->drawn = 0;
+        return;
+    }
+    if (now - L->shown_ms < 250) return;
     L->shown_ms = now;
     const HttpStats *st = http_stats(L->http);
     fprintf(stderr, "\r%s: %lld read, %lld written, %lld requests", L->base.name, (long long)L->read,
@@ -369,8 +380,7 @@ void live_progress(Live *L, int end) {
     if (st->retries) fprintf(stderr, ", %lld retried", (long long)st->retries);
     if (st->waited_ms >= 1000) fprintf(stderr, ", %lld s waiting for the rate limit", (long long)(st->waited_ms / 1000));
     fputs("\033[K", stderr);
-    if (end) fputc('\n', stderr);
-    L->drawn = !end;
+    L->drawn = 1;
     fflush(stderr);
 }
 

@@ -32,6 +32,7 @@ struct Live {
     void (*failure)(const cJSON *answer, Buf *out);
     char *record_dir;      /* --record: DIR/<source>, else NULL */
     uint32_t record_seq;
+    Buf record_err;        /* why a recording could not be written: fails the next request */
     int64_t read, written; /* records, for the progress line */
     int64_t shown_ms;      /* when the progress line was last drawn */
     int drawn;             /* a progress line is on the terminal */

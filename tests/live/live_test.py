@@ -457,6 +457,33 @@ def injection(tmp):
         emu.stop()
 
 
+def injection_odata(tmp):
+    """The same for OData: an e-mail that tries to close the literal and
+    add an `or` finds no lead but its own."""
+    seed = d365_seed(0)
+    evil = "x' or emailaddress1 ne 'y@example.org"
+    ac = seed["activecampaign"]
+    ac["contacts"].append({"id": "990", "email": evil, "firstName": "Evil", "lastName": "Quote", "phone": "",
+                           "cdate": "2026-10-01T09:00:00-05:00", "udate": "2026-11-02T04:30:00-05:00", "deleted": "0"})
+    ac["contactTags"] += [{"id": "9900", "contact": "990", "tag": "23"}, {"id": "9901", "contact": "990", "tag": "22"}]
+    emu = harness.Emulator(seed, tmp)
+    try:
+        rules = harness.shipped_rules("activecampaign-dynamics365", tmp)
+        state = os.path.join(tmp, "state.db")
+        before = {l["leadid"]: l for l in emu.state()["dynamics365"]["leads"]}
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        leads = emu.state()["dynamics365"]["leads"]
+        one(leads, "emailaddress1", evil)
+        for l in leads:
+            if l["leadid"] in before and l.get("emailaddress1") != "bea@fabrikam.example":
+                check(l == before[l["leadid"]], "lead %s was written" % l["leadid"])
+        queries = [e["query"] for e in emu.log() if e["system"] == "d365" and "emailaddress1%20eq" in e["query"]]
+        check(any("%27%27" in q for q in queries), "no doubled quote in the filters")
+    finally:
+        emu.stop()
+
+
 # ---------------------------------------------------------- request count
 
 COUNT_RULES = """use salesforce, activecampaign
@@ -502,6 +529,8 @@ def request_count(tmp):
         # one token, one read of changes, ten lookups by e-mail (100 a query)
         check(len(log) == 5 + 1 + 1 + 10, "%d Salesforce requests in all, not 17" % len(log))
         check(len(emu.state()["salesforce"]["Lead"]) == n, "leads lost or duplicated")
+        # ActiveCampaign's 5 requests a second are kept on tandem's side
+        check(not [e for e in emu.log() if e["system"] == "ac" and e["status"] == 429], "ActiveCampaign answered 429")
         print("  %d Salesforce requests, %d ActiveCampaign requests for %d records" %
               (len(log), len([e for e in emu.log() if e["system"] == "ac"]), n))
     finally:
@@ -510,7 +539,7 @@ def request_count(tmp):
 
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
-         fault_bad_credentials, dynamics_faults, injection, request_count]
+         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count]
 
 
 def main():
