@@ -84,7 +84,43 @@ static void index_one(Program *p, PHash *h, int pairs) {
     }
 }
 
+static uint32_t field_hash(uint32_t object, const char *name, size_t n) {
+    return hash_str(name, n) ^ (object * 0x9E3779B1u);
+}
+
+/* Every record read looks its keys up by name, so fields are hashed. */
+static void index_fields(Program *p) {
+    uint32_t ns = 16;
+    while (ns < 2 * p->nfields + 2) ns *= 2;
+    p->field_slots = arena_alloc(&p->arena, ns * sizeof *p->field_slots);
+    memset(p->field_slots, 0, ns * sizeof *p->field_slots);
+    p->nfield_slots = ns;
+    for (uint32_t o = 0; o < p->nobjects; o++)
+        for (uint32_t i = 0; i < p->objects[o].nfields; i++) {
+            uint32_t f = p->objects[o].first_field + i;
+            const char *name = program_str(p, p->fields[f].name);
+            uint32_t s = field_hash(o, name, strlen(name)) & (ns - 1);
+            while (p->field_slots[s]) s = (s + 1) & (ns - 1);
+            p->field_slots[s] = f + 1;
+        }
+}
+
+int program_field_n(const Program *p, uint32_t object, const char *name, size_t n) {
+    if (!p->nfield_slots || object >= p->nobjects) return -1;
+    const PObject *o = &p->objects[object];
+    uint32_t s = field_hash(object, name, n) & (p->nfield_slots - 1);
+    while (p->field_slots[s]) {
+        uint32_t f = p->field_slots[s] - 1;
+        const char *fn = program_str(p, p->fields[f].name);
+        if (f >= o->first_field && f < o->first_field + o->nfields && !strncmp(fn, name, n) && !fn[n])
+            return (int)(f - o->first_field);
+        s = (s + 1) & (p->nfield_slots - 1);
+    }
+    return -1;
+}
+
 void program_index(Program *p) {
+    index_fields(p);
     for (uint32_t i = 0; i < p->nsets; i++) index_one(p, &p->sets[i], 0);
     for (uint32_t i = 0; i < p->nvmaps; i++) index_one(p, &p->vmaps[i], 1);
 }

@@ -200,6 +200,8 @@ typedef struct Program {
     uint32_t nskips;
     PConv *convs;
     uint32_t nconvs;
+    uint32_t *field_slots; /* (object, field name) -> field index + 1, open addressing (not serialized) */
+    uint32_t nfield_slots;
     PHash *sets;
     uint32_t nsets;
     PHash *vmaps;
@@ -227,6 +229,9 @@ void program_index(Program *p);
 /* A source by name, and one of its settings by name (NULL when not set). */
 const PSource *program_source(const Program *p, const char *name);
 const PSetting *program_setting(const Program *p, const PSource *s, const char *name);
+
+/* A field of object by its name's first n bytes (hashed); -1 when none. */
+int program_field_n(const Program *p, uint32_t object, const char *name, size_t n);
 
 /* Set membership and value-map lookup; vmap returns VT_NONE when missing. */
 int program_in_set(const Program *p, uint32_t set, Value v);

@@ -118,6 +118,10 @@ typedef struct Codec {
      * request (status: the HTTP status).  -1 with err when the answer
      * reports a failure or names no id. */
     int (*created_id)(CodecCtx *cx, const Change *c, int status, const cJSON *answer, Buf *id, Buf *err);
+    /* decode_page straight from the answer's text, never building its tree
+     * (jscan.h): the hot path of a large read.  NULL where a codec has
+     * none, and decode_page serves. */
+    int (*scan_page)(CodecCtx *cx, uint32_t object, const char *text, size_t n, RecordSink *sink, Buf *next, Buf *err);
 } Codec;
 
 /* The codec of a system, or NULL when tandem has none. */

@@ -91,6 +91,8 @@ typedef struct SyncRun {
     uint32_t nouts, capouts;
     uint32_t first_change;
     int64_t newest[2];
+    int64_t first_run;     /* the sync's first run (now when none), for the VM */
+    int first_run_known;
     const char *token[2];  /* the systems' own resume tokens to store with them (ChangeCursor) */
     const char *acct_token[2];
     int fetching;          /* records now arriving are partners, not changes */
@@ -246,10 +248,15 @@ static VmStatus vm(SyncRun *R, Rec *l, Rec *r, const Value *base[2], Entry e, Va
         run.base[0] = base[0];
         run.base[1] = base[1];
     }
-    SyncState ss;
-    store_sync_get(E->st, R->name, &ss);
+    /* read once per sync run: the VM runs several times a record */
+    if (!R->first_run_known) {
+        SyncState ss;
+        store_sync_get(E->st, R->name, &ss);
+        R->first_run = ss.first_run ? ss.first_run : E->o->now;
+        R->first_run_known = 1;
+    }
     run.now = E->o->now;
-    run.first_run = ss.first_run ? ss.first_run : E->o->now;
+    run.first_run = R->first_run;
     run.out = &E->ab;
     run.link = via_link;
     run.link_ctx = R;

@@ -94,9 +94,20 @@ const char *plan_action_name(ChangeKind k) {
     return names[k];
 }
 
+/* A line number in decimal; printf would cost more than the rest of a
+ * plan's field (a rule is written per field of every change). */
+static void put_uint(Buf *out, uint32_t v) {
+    char d[12];
+    int n = 0;
+    do d[n++] = (char)('0' + v % 10); while ((v /= 10) && n < 11);
+    while (n) buf_putc(out, d[--n]);
+}
+
 void plan_rule(const Program *p, uint32_t pc, Buf *out) {
     if (pc >= p->ncode) return;
-    buf_printf(out, "%s:%u", program_str(p, p->filenames[p->files[pc]]), p->lines[pc]);
+    buf_puts(out, program_str(p, p->filenames[p->files[pc]]));
+    buf_putc(out, ':');
+    put_uint(out, p->lines[pc]);
 }
 
 static const char *field_name(const Program *p, uint32_t object, uint32_t f) {

@@ -9,6 +9,8 @@
 #include "util.h"
 
 int program_field(const Program *p, uint32_t object, const char *name) {
+    if (p->nfield_slots) return program_field_n(p, object, name, strlen(name));
+    /* a program not indexed yet (while compiling) */
     const PObject *o = &p->objects[object];
     for (uint32_t i = 0; i < o->nfields; i++)
         if (strcmp(program_str(p, p->fields[o->first_field + i].name), name) == 0) return (int)i;
@@ -148,6 +150,11 @@ void record_add_list(Record *r, Arena *a, const char *name) {
 int record_set_json(const Program *p, Record *r, Arena *a, const char *name, const cJSON *v, Buf *err) {
     int fid = program_field(p, r->object, name);
     if (fid < 0) return 1;
+    return record_set_field(p, r, a, fid, v, err);
+}
+
+int record_set_field(const Program *p, Record *r, Arena *a, int fid, const cJSON *v, Buf *err) {
+    const char *name = program_str(p, p->fields[p->objects[r->object].first_field + (uint32_t)fid].name);
     const PObject *o = &p->objects[r->object];
     const PField *f = &p->fields[o->first_field + (uint32_t)fid];
     Buf why;

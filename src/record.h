@@ -41,6 +41,8 @@ void record_add_list(Record *r, Arena *a, const char *name);
  * 1 when the object has no such field (nothing set), 0 when set, -1 with
  * the reason in err when the value does not fit the field. */
 int record_set_json(const Program *p, Record *r, Arena *a, const char *name, const cJSON *v, Buf *err);
+/* The same for field fid of the record's object. */
+int record_set_field(const Program *p, Record *r, Arena *a, int fid, const cJSON *v, Buf *err);
 /* A deep copy of a record into arena a: a record read in a page's
  * scratch arena outlives the page only as a copy. */
 Record *record_copy(const Program *p, const Record *src, Arena *a);

@@ -440,25 +440,44 @@ static int scan(Scan *sc, Buf *err) {
     char **files;
     int nf, rc = 0;
     answer_files(r, oname, &files, &nf, err);
+    /* one arena for every page, reset in between: a record that passes is
+     * copied out by deliver(), the rest is dropped with the page */
+    Arena page;
+    arena_init(&page);
     for (int i = 0; i < nf && rc == 0; i++) {
-        cJSON *j = read_json(files[i], err);
         Buf next, why;
         buf_init(&next);
         buf_init(&why);
-        Arena page;
-        arena_init(&page);
+        arena_reset(&page);
         r->base.cx.a = &page;
-        if (!j) rc = -1;
-        else if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
-            buf_printf(err, "%s: %s", files[i], buf_str(&why));
-            rc = -1;
+        if (r->base.codec->scan_page) {
+            size_t n;
+            char *text = read_file(files[i], &n);
+            if (!text) {
+                buf_printf(err, "%s: %s", files[i], strerror(errno));
+                rc = -1;
+            } else if (r->base.codec->scan_page(&r->base.cx, sc->object, text, n, &mid, &next, &why) != 0) {
+                /* the run stops; cJSON's reading of the file says where, by line */
+                cJSON *j = read_json(files[i], err);
+                if (j) buf_printf(err, "%s: %s", files[i], buf_str(&why));
+                cJSON_Delete(j);
+                rc = -1;
+            }
+            free(text);
+        } else {
+            cJSON *j = read_json(files[i], err);
+            if (!j) rc = -1;
+            else if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
+                buf_printf(err, "%s: %s", files[i], buf_str(&why));
+                rc = -1;
+            }
+            cJSON_Delete(j);
         }
         r->base.cx.a = sc->dst;
-        arena_free(&page);
         buf_free(&next);
         buf_free(&why);
-        cJSON_Delete(j);
     }
+    arena_free(&page);
     for (int i = 0; i < nf; i++) free(files[i]);
     free(files);
     if (rc != 0) return -1;

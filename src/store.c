@@ -73,6 +73,10 @@ enum { NSTMT = 64 };
 struct Store {
     sqlite3 *db;
     int readonly;
+    /* The links table is empty (1), not (0), or not known (-1): a first
+     * sync looks up every record's link, and an empty table answers
+     * without a query. */
+    int no_links;
     Buf err;
     struct { const char *sql; sqlite3_stmt *st; } cache[NSTMT];
     int ncache;
@@ -223,6 +227,7 @@ Store *store_open(const char *path, int flags, Buf *err) {
     if (!s) { buf_puts(err, "out of memory"); return NULL; }
     buf_init(&s->err);
     s->readonly = (flags & STORE_READONLY) != 0;
+    s->no_links = -1;
     struct stat sb;
     int exists = stat(path, &sb) == 0;
     int rc;
@@ -272,7 +277,10 @@ void store_close(Store *s) {
 
 int store_begin(Store *s) { return simple(s, "BEGIN IMMEDIATE"); }
 int store_commit(Store *s) { return simple(s, "COMMIT"); }
-int store_rollback(Store *s) { return sqlite3_get_autocommit(s->db) ? 0 : simple(s, "ROLLBACK"); }
+int store_rollback(Store *s) {
+    s->no_links = -1;
+    return sqlite3_get_autocommit(s->db) ? 0 : simple(s, "ROLLBACK");
+}
 
 /* ------------------------------------------------------------- links */
 
@@ -292,6 +300,13 @@ static void read_link(sqlite3_stmt *st, Arena *a, Link *l) {
 }
 
 int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out) {
+    if (s->no_links < 0) {
+        sqlite3_stmt *st = query(s, "SELECT NOT EXISTS (SELECT 1 FROM links)", "");
+        if (!st) return -1;
+        s->no_links = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+        done_with(s, st);
+    }
+    if (s->no_links) return 0;
     static const char *const sql[2] = {
         "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND left_id = ?2",
         "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND right_id = ?2",
@@ -315,6 +330,7 @@ int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid
              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
              "sssssi", sync, lobj, lid, robj, rid, at) != 0)
         return -1;
+    s->no_links = 0;
     if (id) *id = sqlite3_last_insert_rowid(s->db);
     return 0;
 }

@@ -543,4 +543,4 @@ static int ac_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
     return -1;
 }
 
-const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id};
+const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id, NULL};

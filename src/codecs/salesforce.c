@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "jscan.h"
 #include "types.h"
 
 static const cJSON *get(const cJSON *o, const char *k) {
@@ -191,4 +192,119 @@ static int sf_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
     return -1;
 }
 
-const Codec codec_salesforce = {"salesforce", sf_meta, sf_decode_meta, sf_decode_page, sf_decode_deleted, sf_encode, sf_created_id};
+/* ------------------------------------------------------------ scanning */
+
+/* One record of a page, from the scanner: each key the object has becomes
+ * a field (through the same conversion as decode_page), the rest is
+ * skipped unbuilt. */
+static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key, Buf *val, Buf *why) {
+    const Program *p = cx->p;
+    Record *r = arena_alloc(cx->a, sizeof *r);
+    record_init(p, object, cx->a, r);
+    if (js_peek(s) != J_OBJECT) {
+        buf_puts(why, "a record is not a JSON object");
+        js_skip(s);
+        return NULL;
+    }
+    if (js_enter(s, '{') != 0) return NULL;
+    int m;
+    while ((m = js_member(s, key)) == 0) {
+        int fid = program_field_n(p, object, key->p, key->n);
+        if (fid < 0 || why->n) {
+            if (js_skip(s) != 0) return NULL;
+            continue;
+        }
+        cJSON item;
+        memset(&item, 0, sizeof item);
+        JType t = js_peek(s);
+        int rc = 0;
+        if (t == J_STRING) {
+            buf_reset(val);
+            rc = js_string(s, val);
+            item.type = cJSON_String;
+            item.valuestring = (char *)buf_str(val);
+        } else if (t == J_NUMBER) {
+            rc = js_number(s, &item.valuedouble);
+            item.type = cJSON_Number;
+            item.valueint = item.valuedouble >= INT32_MAX ? INT32_MAX : item.valuedouble <= INT32_MIN ? INT32_MIN : (int)item.valuedouble;
+        } else if (t == J_NULL || t == J_TRUE || t == J_FALSE) {
+            rc = js_literal(s, &t);
+            item.type = t == J_NULL ? cJSON_NULL : t == J_TRUE ? cJSON_True : cJSON_False;
+        } else {
+            /* an object or array where a field is: rare, so built as cJSON */
+            const char *start = s->p;
+            if (js_skip(s) != 0) return NULL;
+            cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
+            if (record_set_field(p, r, cx->a, fid, j, why) < 0) {}
+            cJSON_Delete(j);
+            continue;
+        }
+        if (rc != 0) return NULL;
+        record_set_field(p, r, cx->a, fid, &item, why);
+    }
+    if (m < 0) return NULL;
+    record_finish(p, r, cx->a);
+    return r;
+}
+
+static int sf_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t n, RecordSink *sink, Buf *next, Buf *err) {
+    JScan s;
+    js_init(&s, text, n);
+    Buf key, val, url;
+    buf_init(&key);
+    buf_init(&val);
+    buf_init(&url);
+    int m, records = 0, more = 0, rc = -1;
+    if (js_enter(&s, '{') != 0) goto out;
+    while ((m = js_member(&s, &key)) == 0) {
+        if (key.n == 7 && !memcmp(key.p, "records", 7) && js_peek(&s) == J_ARRAY) {
+            records = 1;
+            if (js_enter(&s, '[') != 0) goto out;
+            int e;
+            while ((e = js_element(&s)) == 0) {
+                Buf why;
+                buf_init(&why);
+                Record *r = sf_scan_record(cx, object, &s, &key, &val, &why);
+                if (s.err) {
+                    buf_free(&why);
+                    goto out;
+                }
+                if (r && !r->vm.id) buf_puts(&why, "no Id");
+                if (why.n) sink->bad(sink->ctx, r ? r->vm.id : NULL, buf_str(&why));
+                else sink->record(sink->ctx, r);
+                buf_free(&why);
+            }
+            if (e < 0) goto out;
+        } else if (key.n == 4 && !memcmp(key.p, "done", 4) && js_peek(&s) == J_FALSE) {
+            JType t;
+            js_literal(&s, &t);
+            more = 1;
+        } else if (key.n == 14 && !memcmp(key.p, "nextRecordsUrl", 14) && js_peek(&s) == J_STRING) {
+            buf_reset(&url);
+            if (js_string(&s, &url) != 0) goto out;
+        } else if (js_skip(&s) != 0) {
+            goto out;
+        }
+    }
+    if (m < 0) goto out;
+    if (!records) {
+        buf_puts(err, "a Salesforce query answer has a \"records\" array");
+        rc = -2;
+        goto out;
+    }
+    /* done is false while more pages wait behind nextRecordsUrl */
+    if (more && url.n) buf_puts(next, buf_str(&url));
+    rc = 0;
+out:
+    if (rc == -1) {
+        buf_puts(err, "the answer is not valid JSON: ");
+        js_error(&s, err);
+    }
+    buf_free(&key);
+    buf_free(&val);
+    buf_free(&url);
+    return rc ? -1 : 0;
+}
+
+const Codec codec_salesforce = {"salesforce", sf_meta, sf_decode_meta, sf_decode_page, sf_decode_deleted,
+                                sf_encode, sf_created_id, sf_scan_page};

@@ -1158,11 +1158,80 @@ static void test_odd_json(Program *p) {
     t_free(&t);
 }
 
+/* The scanner (scan_page) reads a page as decode_page does: the same
+ * records, the same values, the same refusals, the same next page. */
+static void scan_same(Program *p, uint32_t obj, const char *text) {
+    const Codec *c = &codec_salesforce;
+    T a, b;
+    t_init(&a, p);
+    t_init(&b, p);
+    cJSON *j = js(text);
+    char *raw = j ? cJSON_PrintUnformatted(j) : NULL;
+    int ra = page(&a, c, obj, text);
+    memset(&b.got, 0, sizeof b.got);
+    b.got.a = &b.a;
+    RecordSink sink = {&b.got, got_record, got_bad};
+    int rb = raw ? c->scan_page(&b.cx, obj, raw, strlen(raw), &sink, &b.next, &b.err) : -1;
+    CHECK(ra == rb);
+    CHECK(a.got.n == b.got.n && a.got.nbad == b.got.nbad);
+    CHECK_STR(buf_str(&a.next), buf_str(&b.next));
+    for (int i = 0; i < a.got.n && i < b.got.n && i < MAXGOT; i++) {
+        const Record *x = a.got.rec[i], *y = b.got.rec[i];
+        CHECK_STR(x->vm.id ? x->vm.id : "", y->vm.id ? y->vm.id : "");
+        for (uint32_t f = 0; f < x->vm.nf; f++) {
+            Buf bx, by;
+            buf_init(&bx);
+            buf_init(&by);
+            value_format(x->fields[f], &bx);
+            value_format(y->fields[f], &by);
+            CHECK(x->fields[f].t == y->fields[f].t);
+            CHECK_STR(buf_str(&bx), buf_str(&by));
+            buf_free(&bx);
+            buf_free(&by);
+        }
+    }
+    for (int i = 0; i < a.got.nbad && i < b.got.nbad && i < MAXGOT; i++) CHECK_STR(a.got.bad_why[i], b.got.bad_why[i]);
+    cJSON_free(raw);
+    cJSON_Delete(j);
+    t_free(&a);
+    t_free(&b);
+}
+
+static void test_salesforce_scan(Program *p) {
+    uint32_t lead = object(p, "salesforce", "Lead");
+    scan_same(p, lead,
+              "{'totalSize':3,'done':false,'nextRecordsUrl':'/services/data/v60.0/query/01g-2000','records':["
+              "{'attributes':{'type':'Lead','url':'/x'},'Id':'00Q1','FirstName':'Zo\\u00eb \\\"Z\\\" \\ud83d\\ude00',"
+              " 'LastName':'O\\u2019Brien\\n','Company':'A/B','AnnualRevenue':1.5e6,'NumberOfEmployees':-0,"
+              " 'HasOptedOutOfEmail':true,'IsDeleted':false,'ConvertedDate':null,'Owner':{'Name':'x','a':[1,{}]},"
+              " 'SystemModstamp':'2024-03-05T17:45:10.000+0000','Unknown__c':[[],{}]},"
+              "{'attributes':{'type':'Lead'},'Id':'00Q2','LastName':'Babbage','AnnualRevenue':'lots'},"
+              "{'LastName':'no id'},"
+              "{'Id':'00Q3','LastName':'Late','NumberOfEmployees':'12','HasOptedOutOfEmail':'false'}]}");
+    scan_same(p, lead, "{'done':true,'records':[]}");
+    scan_same(p, lead, "{'done':true,'totalSize':0}");
+    scan_same(p, lead, "{'records':[7, 'x', null]}");
+    /* text that is not JSON fails the scanner as it fails cJSON */
+    const Codec *c = &codec_salesforce;
+    static const char *const broken[] = {"{\"records\": [", "{\"records\": [{\"Id\": \"a\\q\"}]}", "{\"records\" [] }",
+                                         "{\"records\": [{\"Id\": \"\\ud800\"}]}", "", "{\"records\": [1.]}"};
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        T t;
+        t_init(&t, p);
+        memset(&t.got, 0, sizeof t.got);
+        t.got.a = &t.a;
+        RecordSink sink = {&t.got, got_record, got_bad};
+        CHECK(c->scan_page(&t.cx, lead, broken[i], strlen(broken[i]), &sink, &t.next, &t.err) == -1 && t.err.n > 0);
+        t_free(&t);
+    }
+}
+
 void test_codec_all(void) {
     Program *p = compile_rules();
     CHECK(p != NULL);
     if (!p) return;
     test_salesforce(p);
+    test_salesforce_scan(p);
     test_dynamics365(p);
     test_activecampaign(p);
     test_getresponse(p);
