@@ -728,12 +728,8 @@ static int cmd_sync(int argc, char **argv, int apply) {
     /* done with the systems: their progress lines go before the plan shows */
     connectors_close(src, nsrc);
     src = NULL;
-    Buf out;
-    buf_init(&out);
-    if (json) plan_json(&pl, &out);
-    else plan_text(&pl, &out);
-    fputs(buf_str(&out), stdout);
-    buf_free(&out);
+    if (json) plan_json_file(&pl, stdout);
+    else plan_text_file(&pl, stdout);
     if (r != 0) {
         fprintf(stderr, "tandem: %s\n", buf_str(&err));
         rc = EXIT_PROBLEMS;

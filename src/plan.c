@@ -121,6 +121,31 @@ static const char *source_of(const Program *p, const Change *c) {
 
 static const char *note_names[] = {"skip", "conflict", "wait", "error", "info"};
 
+/* Writing to a file, the text goes out in pieces as it is made: a plan of a
+ * million changes is never held whole as text. */
+static void spill(Buf *out, FILE *f) {
+    if (!f || !out->n) return;
+    fwrite(out->p, 1, out->n, f);
+    buf_reset(out);
+}
+
+/* The actions on the record each create makes, in plan order, as chains:
+ * chain[i] is 1 + the first change acting on change i's record, and
+ * chain[n + j] 1 + the next after change j; 0 ends a chain.  Built once,
+ * so printing a plan of a million creates stays linear. */
+static uint32_t *action_chains(const Plan *pl) {
+    uint32_t n = pl->nchanges;
+    uint32_t *chain = calloc(2 * (size_t)n + 1, sizeof *chain);
+    if (!chain) abort();
+    for (uint32_t j = n; j-- > 0;) {
+        int32_t c = pl->changes[j].created;
+        if (c < 0 || (uint32_t)c >= n) continue;
+        chain[n + j] = chain[c];
+        chain[c] = j + 1;
+    }
+    return chain;
+}
+
 /* ------------------------------------------------------------ text */
 
 /* Pads a line to a column before the rule, so rules line up. */
@@ -154,8 +179,9 @@ static void text_action(const Program *p, const Change *c, Buf *out, int indent)
     rule_col(p, out, start, c->pc);
 }
 
-void plan_text(const Plan *pl, Buf *out) {
+static void text_to(const Plan *pl, Buf *out, FILE *f) {
     const Program *p = pl->p;
+    uint32_t *chain = action_chains(pl);
     int64_t tot[8] = {0};
     for (uint32_t si = 0; si < p->nsyncs; si++) {
         const PSync *s = &p->syncs[si];
@@ -196,11 +222,11 @@ void plan_text(const Plan *pl, Buf *out) {
                 }
                 /* Actions on the record this create makes come with it. */
                 if (c->kind == CH_CREATE)
-                    for (uint32_t j = i + 1; j < pl->nchanges; j++)
-                        if (pl->changes[j].created == (int32_t)i) text_action(p, &pl->changes[j], out, 6);
+                    for (uint32_t j = chain[i]; j; j = chain[pl->nchanges + j - 1]) text_action(p, &pl->changes[j - 1], out, 6);
             } else {
                 text_action(p, c, out, 2);
             }
+            spill(out, f);
         }
         for (uint32_t i = 0; i < pl->nnotes; i++) {
             const Note *n = &pl->notes[i];
@@ -224,6 +250,7 @@ void plan_text(const Plan *pl, Buf *out) {
             }
             if (n->reason) buf_printf(out, ": %s", n->reason);
             rule_col(p, out, start, n->pc);
+            spill(out, f);
         }
         if (!any) buf_puts(out, "  nothing to do\n");
         tot[0] += sm->creates; tot[1] += sm->updates; tot[2] += sm->deletes; tot[3] += sm->actions;
@@ -235,6 +262,17 @@ void plan_text(const Plan *pl, Buf *out) {
                (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], tot[3] == 1 ? "" : "s",
                (long long)tot[4], (long long)tot[5], tot[5] == 1 ? "" : "s", (long long)tot[6], (long long)tot[7],
                tot[7] == 1 ? "" : "s");
+    free(chain);
+    spill(out, f);
+}
+
+void plan_text(const Plan *pl, Buf *out) { text_to(pl, out, NULL); }
+
+void plan_text_file(const Plan *pl, FILE *f) {
+    Buf b;
+    buf_init(&b);
+    text_to(pl, &b, f);
+    buf_free(&b);
 }
 
 /* ------------------------------------------------------------ JSON */
@@ -258,7 +296,7 @@ static void jtime(int64_t ms, Buf *out) {
     value_json(v, out);
 }
 
-static void json_change(const Plan *pl, uint32_t i, Buf *out) {
+static void json_change(const Plan *pl, const uint32_t *chain, uint32_t i, Buf *out) {
     const Program *p = pl->p;
     const Change *c = &pl->changes[i];
     const PSync *s = &p->syncs[c->sync];
@@ -311,9 +349,8 @@ static void json_change(const Plan *pl, uint32_t i, Buf *out) {
     if (c->kind == CH_CREATE) {
         buf_puts(out, ", \"actions\": [");
         int first = 1;
-        for (uint32_t j = i + 1; j < pl->nchanges; j++) {
-            const Change *a = &pl->changes[j];
-            if (a->created != (int32_t)i) continue;
+        for (uint32_t j = chain[i]; j; j = chain[pl->nchanges + j - 1]) {
+            const Change *a = &pl->changes[j - 1];
             buf_puts(out, first ? "{\"action\": " : ", {\"action\": ");
             first = 0;
             jstr(out, plan_action_name((ChangeKind)a->kind));
@@ -328,8 +365,9 @@ static void json_change(const Plan *pl, uint32_t i, Buf *out) {
     buf_putc(out, '}');
 }
 
-void plan_json(const Plan *pl, Buf *out) {
+static void json_to(const Plan *pl, Buf *out, FILE *f) {
     const Program *p = pl->p;
+    uint32_t *chain = action_chains(pl);
     buf_puts(out, "{\"format\": 1, \"now\": ");
     jtime(pl->now, out);
     buf_puts(out, ", \"syncs\": [");
@@ -354,7 +392,8 @@ void plan_json(const Plan *pl, Buf *out) {
             if (c->sync != si || c->created >= 0) continue;
             buf_puts(out, first ? "\n    " : ",\n    ");
             first = 0;
-            json_change(pl, i, out);
+            json_change(pl, chain, i, out);
+            spill(out, f);
         }
         buf_puts(out, "],\n   \"notes\": [");
         first = 1;
@@ -389,6 +428,7 @@ void plan_json(const Plan *pl, Buf *out) {
                 buf_putc(out, '}');
             }
             buf_putc(out, '}');
+            spill(out, f);
         }
         buf_printf(out,
                    "],\n   \"summary\": {\"creates\": %lld, \"updates\": %lld, \"deletes\": %lld, \"actions\": %lld, "
@@ -403,4 +443,15 @@ void plan_json(const Plan *pl, Buf *out) {
                "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}\n",
                (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], (long long)tot[4],
                (long long)tot[5], (long long)tot[6], (long long)tot[7]);
+    free(chain);
+    spill(out, f);
+}
+
+void plan_json(const Plan *pl, Buf *out) { json_to(pl, out, NULL); }
+
+void plan_json_file(const Plan *pl, FILE *f) {
+    Buf b;
+    buf_init(&b);
+    json_to(pl, &b, f);
+    buf_free(&b);
 }

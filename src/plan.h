@@ -14,6 +14,7 @@
 #define TD_PLAN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -111,6 +112,9 @@ int64_t plan_pending(const Plan *pl);
 /* `tandem plan` output. */
 void plan_text(const Plan *pl, Buf *out);
 void plan_json(const Plan *pl, Buf *out);
+/* The same, written to f as they are made (a large plan is never held whole as text). */
+void plan_text_file(const Plan *pl, FILE *f);
+void plan_json_file(const Plan *pl, FILE *f);
 
 /* "file:line" of an instruction's rule. */
 void plan_rule(const Program *p, uint32_t pc, Buf *out);
