@@ -114,7 +114,36 @@ static int ac_custom(CodecCtx *cx, Record *r, const char *name, const cJSON *v, 
 
 typedef struct Sides {        /* the sideloads of one answer, NULL when absent */
     const cJSON *values, *contact_tags, *tags, *contact_lists, *lists, *deal_data, *account_contacts;
+    /* the rows of the per-record sideloads, by the record they belong to:
+     * looked up per record, where a scan would cost records x rows a page */
+    Symtab by_values, by_contact_tags, by_contact_lists, by_deal_data, by_account_contacts;
 } Sides;
+
+typedef struct RowList {
+    const cJSON *row;
+    struct RowList *next, *last;   /* last: kept on the first node, so rows stay in answer order */
+} RowList;
+
+static void group_rows(Arena *a, Symtab *t, const cJSON *rows, const char *link) {
+    symtab_init(t, a);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, rows) {
+        char b[32];
+        const char *id = id_text(get(e, link), b);
+        if (!id) continue;
+        RowList *n = arena_alloc(a, sizeof *n), *head = symtab_get(t, id);
+        n->row = e;
+        if (!head) {
+            n->last = n;
+            symtab_put(t, arena_strdup(a, id), n);
+        } else {
+            head->last->next = n;
+            head->last = n;
+        }
+    }
+}
+
+static const RowList *rows_of(const Symtab *t, const char *id) { return id ? symtab_get(t, id) : NULL; }
 
 /* A tag's or list's name: from the answer's own sideload, else the metadata. */
 static const char *name_of(CodecCtx *cx, const cJSON *side, const char *key, MetaKind k, const char *id) {
@@ -132,27 +161,24 @@ static const char *name_of(CodecCtx *cx, const cJSON *side, const char *key, Met
 static int ac_contact(CodecCtx *cx, Record *r, const cJSON *row, const char *id, const Sides *sd, Buf *why) {
     const cJSON *e;
     char b[32], c[32];
-    cJSON_ArrayForEach(e, sd->values) {
-        if (!belongs(e, "contact", id)) continue;
+    for (const RowList *l = rows_of(&sd->by_values, id); l && (e = l->row); l = l->next) {
         const MetaEntry *f = meta_by_id(cx->meta, META_FIELD, id_text(get(e, "field"), b));
         if (f && !get(row, f->name) && ac_custom(cx, r, f->name, get(e, "value"), why) < 0) return -1;
     }
     if (sd->contact_tags) r->tags_known = 1; /* an answer with the sideload says every tag */
-    cJSON_ArrayForEach(e, sd->contact_tags) {
-        if (!belongs(e, "contact", id)) continue;
+    for (const RowList *l = rows_of(&sd->by_contact_tags, id); l && (e = l->row); l = l->next) {
         /* the contactTag's own id is what DELETE /contactTags/{id} takes */
         const char *name = name_of(cx, sd->tags, "tag", META_TAG, id_text(get(e, "tag"), b));
         if (name) record_add_tag(r, cx->a, name, id_text(get(e, "id"), c));
     }
-    cJSON_ArrayForEach(e, sd->contact_lists) {
-        if (!belongs(e, "contact", id) || count_of(get(e, "status")) != 1) continue;   /* 1: subscribed */
+    for (const RowList *l = rows_of(&sd->by_contact_lists, id); l && (e = l->row); l = l->next) {
+        if (count_of(get(e, "status")) != 1) continue;   /* 1: subscribed */
         const char *name = name_of(cx, sd->lists, "name", META_LIST, id_text(get(e, "list"), b));
         if (name) record_add_list(r, cx->a, name);
     }
     /* A contact's account comes as an accountContacts association (B09);
      * a contact belongs to one account at most. */
-    cJSON_ArrayForEach(e, sd->account_contacts) {
-        if (!belongs(e, "contact", id)) continue;
+    for (const RowList *l = rows_of(&sd->by_account_contacts, id); l && (e = l->row); l = l->next) {
         const char *acc = id_text(get(e, "account"), b);
         if (acc && !get(row, "account")) {
             cJSON *v = cJSON_CreateString(acc);
@@ -175,8 +201,7 @@ static int ac_deal(CodecCtx *cx, Record *r, const cJSON *row, const char *id, co
     const cJSON *e;
     char b[32];
     to_units(cx, r, "value");
-    cJSON_ArrayForEach(e, sd->deal_data) {
-        if (!belongs(e, "dealId", id)) continue;
+    for (const RowList *l = rows_of(&sd->by_deal_data, id); l && (e = l->row); l = l->next) {
         const MetaEntry *f = meta_by_id(cx->meta, META_DEAL_FIELD, id_text(get(e, "customFieldId"), b));
         if (!f || get(row, f->name)) continue;
         if (ac_custom(cx, r, f->name, get(e, "fieldValue"), why) < 0) return -1;
@@ -210,7 +235,12 @@ static int ac_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, Re
     if (!rows) { buf_printf(err, "an ActiveCampaign %s answer has a \"%s\" array", obj, plural); return -1; }
     Sides sd = {arr(answer, "fieldValues"), arr(answer, "contactTags"), arr(answer, "tags"),
                 arr(answer, "contactLists"), arr(answer, "lists"), arr(answer, "dealCustomFieldData"),
-                arr(answer, "accountContacts")};
+                arr(answer, "accountContacts"), {0}, {0}, {0}, {0}, {0}};
+    group_rows(cx->a, &sd.by_values, sd.values, "contact");
+    group_rows(cx->a, &sd.by_contact_tags, sd.contact_tags, "contact");
+    group_rows(cx->a, &sd.by_contact_lists, sd.contact_lists, "contact");
+    group_rows(cx->a, &sd.by_deal_data, sd.deal_data, "dealId");
+    group_rows(cx->a, &sd.by_account_contacts, sd.account_contacts, "contact");
     cJSON_ArrayForEach(row, rows) {
         Buf why;
         char b[32];
