@@ -6,6 +6,9 @@
 #   make asan      the same suite under AddressSanitizer + UBSan
 #   make fuzz      libFuzzer over the front end and the program loader (FUZZ_SECONDS each)
 #   make docs      regenerate docs/opcodes.md from src/opcodes.def
+#   make bench     benchmarks against jq, Python and hand-written cJSON C
+#                  (bench/README.md); N=1000000 for the full scale (default
+#                  N=10000); writes bench/results.md; reports, never fails on a time
 #   make install   PREFIX=/usr/local DESTDIR=
 #
 # The lexer (grammar/lexer.re) and parser (grammar/parser.y) are generated
@@ -38,12 +41,12 @@ LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c src/codecs/*.c src/connec
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(OBJDIR)/%.o) $(OBJDIR)/lexer.o $(OBJDIR)/parser.o
 HDRS     := $(wildcard src/*.h src/*/*.h src/*.def include/*.h) $(GEN)/parser.h
 
-.PHONY: all deps test asan fuzz install uninstall clean docs
+.PHONY: all deps test asan fuzz install uninstall clean docs bench
 all: $(BUILD)/tandem $(BUILD)/libtandem.a
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	need=; for p in build-essential re2c lemon libsqlite3-dev libcurl4-openssl-dev libcjson-dev clang python3; do \
+	need=; for p in build-essential re2c lemon libsqlite3-dev libcurl4-openssl-dev libcjson-dev clang python3 jq; do \
 	  dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; done; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
@@ -113,6 +116,12 @@ fuzz: $(BUILD)/fuzz-front $(BUILD)/fuzz-load all
 # docs/opcodes.md is generated from src/opcodes.def (a test checks it is current).
 docs: $(BUILD)/tandem
 	$(BUILD)/tandem explain --opcodes > docs/opcodes.md
+
+# Benchmarks (issue 6): N leads at most; data and programs go to $(BUILD)/bench;
+# BENCH_FLAGS passes options to bench/bench.py (--runs R, --no-callgrind, ...).
+N ?= 10000
+bench: $(BUILD)/tandem
+	python3 bench/bench.py --n $(N) --build $(BUILD) $(BENCH_FLAGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(STDLIB_DIR) $(DESTDIR)$(PREFIX)/share/man/man1
