@@ -13,6 +13,8 @@ import os
 import re
 import sqlite3
 import sys
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -69,6 +71,39 @@ def counts(st):
     return out
 
 
+def sf_create(emu, obj, fields):
+    """A record made in Salesforce by someone else, through its own API."""
+    c = harness.CREDENTIALS["salesforce"]
+    form = urllib.parse.urlencode({"grant_type": "refresh_token", "client_id": c["client_id"],
+                                   "client_secret": c["client_secret"], "refresh_token": c["refresh_token"]})
+    req = urllib.request.Request(emu.base + "/sf/services/oauth2/token", data=form.encode(), method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        token = json.loads(r.read())["access_token"]
+    req = urllib.request.Request(emu.base + "/sf/services/data/v60.0/sobjects/" + obj, method="POST",
+                                 data=json.dumps(fields).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["id"]
+
+
+def d365_create(emu, entity_set, fields):
+    """A row made in Dynamics by someone else, through its own API."""
+    c = harness.CREDENTIALS["dynamics365"]
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": c["client_id"],
+                                   "client_secret": c["client_secret"], "scope": emu.base + "/d365/.default"})
+    req = urllib.request.Request(emu.base + "/d365/login/%s/oauth2/v2.0/token" % c["tenant_id"], data=form.encode(),
+                                 method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        token = json.loads(r.read())["access_token"]
+    req = urllib.request.Request(emu.base + "/d365/api/data/v9.2/" + entity_set, method="POST",
+                                 data=json.dumps(fields).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token,
+                                          "Prefer": "return=representation"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
 def state_has_no_secrets(path):
     db = sqlite3.connect(path)
     try:
@@ -83,7 +118,8 @@ def state_has_no_secrets(path):
 
 def ac_salesforce(tmp):
     """ActiveCampaign and Salesforce, as shipped (initial sync off: the
-    first run only starts the clock; edits after it sync)."""
+    first run only starts the clock; edits after it sync); then --record
+    replays, and a lead converted in Salesforce hands over its link (B17)."""
     emu = harness.Emulator(harness.seed_from_examples("activecampaign-salesforce"), tmp)
     try:
         rules = harness.shipped_rules("activecampaign-salesforce", tmp)
@@ -133,6 +169,16 @@ def ac_salesforce(tmp):
                                               "--json"], emu.env())
         check(rc in (0, 2), "plan over the recording: exit %d: %s" % (rc, err))
         json.loads(out)
+        # B17: the lead is converted in Salesforce; the link and the tags follow
+        contact_id = sf_create(emu, "Contact", {"FirstName": "Ann", "LastName": "Lee", "Email": "ann@acme.example"})
+        lead = one(emu.state()["salesforce"]["Lead"], "Email", "ann@acme.example")
+        emu.touch("sf", "Lead", lead["Id"], {"IsConverted": True, "Status": "Closed - Converted",
+                                             "ConvertedContactId": contact_id})
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and "convert" in out, "the conversion was not read: %s %s" % (err, out))
+        st = emu.state()
+        check(ac_tags(st, ann["id"]) == ["created-from-salesforce-contact", "salesforce-lead-converted-to-contact"],
+              "tags after the conversion: %s" % ac_tags(st, ann["id"]))
     finally:
         emu.stop()
 
@@ -189,8 +235,10 @@ def verify_gr_salesforce(st, out):
 def ac_dynamics(tmp):
     """ActiveCampaign and Dynamics 365, as shipped (initial sync on); leads
     read through change tracking, contacts (a table without it) by
-    modifiedon; a lead deleted in Dynamics reaches the sync."""
-    seed = harness.seed_from_examples("activecampaign-dynamics365")
+    modifiedon; a lead deleted in Dynamics reaches the sync, a stale delta
+    link is recovered from, and a qualified lead hands its link to the
+    contact it made."""
+    seed = d365_seed(1)
     seed["dynamics365"]["untracked"] = ["contacts"]
     emu = harness.Emulator(seed, tmp)
     try:
@@ -223,6 +271,17 @@ def ac_dynamics(tmp):
         rc, out, err = run(emu, rules, state)
         check(rc == 0 and applied(out) == 0 and emu.state() == before, "after a stale delta link: %s %s" % (err, out))
         check(any(e["status"] == 400 and "expired" in e["query"] for e in emu.log()), "the stale link was not tried")
+        # a lead qualified in Dynamics: the contact it made is found by its
+        # originating lead, and the link and tags move to it
+        lid = one(emu.state()["dynamics365"]["leads"], "emailaddress1", "buyer0@example.org")["leadid"]
+        d365_create(emu, "contacts", {"firstname": "Buy", "lastname": "Er0", "emailaddress1": "buyer0@example.org",
+                                      "originatingleadid@odata.bind": "/leads(%s)" % lid})
+        emu.touch("d365", "leads", lid, {"statecode": 1})
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and re.search(r"d365.lead %s .*converted to contact" % lid, out),
+              "the qualification was not read: %s %s" % (err, out))
+        buyer = one(emu.state()["activecampaign"]["contacts"], "email", "buyer0@example.org")
+        check("[D365: Contact]" in ac_tags(emu.state(), buyer["id"]), "the contact tag did not follow")
     finally:
         emu.stop()
 
