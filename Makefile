@@ -4,7 +4,8 @@
 #   make           build/tandem and build/libtandem.a
 #   make test      every test; ends with "N passed, N failed"
 #   make asan      the same suite under AddressSanitizer + UBSan
-#   make fuzz      libFuzzer over the front end and the program loader (FUZZ_SECONDS each)
+#   make fuzz      libFuzzer over the front end, the program loader and the
+#                  page scanner (FUZZ_SECONDS each)
 #   make docs      regenerate docs/opcodes.md from src/opcodes.def
 #   make bench     benchmarks against jq, Python and hand-written cJSON C
 #                  (bench/README.md); N=1000000 for the full scale (default
@@ -89,7 +90,7 @@ $(BUILD)/unit-tests: $(wildcard tests/unit/*.c) $(BUILD)/libtandem.a $(HDRS)
 	$(CC) $(ALLCFLAGS) -o $@ $(wildcard tests/unit/*.c) $(BUILD)/libtandem.a $(LDLIBS)
 
 # The short fuzz run joins `make test` where clang is installed.
-FUZZ ?= $(if $(shell command -v clang 2>/dev/null),$(BUILD)/fuzz-front $(BUILD)/fuzz-load)
+FUZZ ?= $(if $(shell command -v clang 2>/dev/null),$(BUILD)/fuzz-front $(BUILD)/fuzz-load $(BUILD)/fuzz-scan)
 
 test: all $(BUILD)/test-runner $(BUILD)/unit-tests $(FUZZ)
 	@sh tests/run.sh $(BUILD)
@@ -101,7 +102,8 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
 # libFuzzer needs clang.  fuzz-front drives lexer, parser, checker and fmt;
-# fuzz-load the program loader and the VM on whatever it accepts.
+# fuzz-load the program loader and the VM on whatever it accepts; fuzz-scan
+# the Salesforce page scanner against cJSON.
 FUZZ_LIB := $(LIB_SRC) $(GEN)/lexer.c $(GEN)/parser.c
 FUZZ_CC = clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CPPFLAGS) \
 	  -Wno-unused-parameter -fsanitize=fuzzer,address,undefined
@@ -109,8 +111,10 @@ $(BUILD)/fuzz-front: $(FUZZ_LIB) tests/fuzz/fuzz_front.c $(HDRS)
 	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_front.c $(LDLIBS)
 $(BUILD)/fuzz-load: $(FUZZ_LIB) tests/fuzz/fuzz_load.c $(HDRS)
 	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_load.c $(LDLIBS)
+$(BUILD)/fuzz-scan: $(FUZZ_LIB) tests/fuzz/fuzz_scan.c $(HDRS)
+	$(FUZZ_CC) -o $@ $(FUZZ_LIB) tests/fuzz/fuzz_scan.c $(LDLIBS)
 
-fuzz: $(BUILD)/fuzz-front $(BUILD)/fuzz-load all
+fuzz: $(BUILD)/fuzz-front $(BUILD)/fuzz-load $(BUILD)/fuzz-scan all
 	sh tests/fuzz/short.sh $(BUILD) $(FUZZ_SECONDS)
 
 # docs/opcodes.md is generated from src/opcodes.def (a test checks it is current).

@@ -197,8 +197,11 @@ static int sf_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
 /* One record of a page, from the scanner: each key the object has becomes
  * a field (through the same conversion as decode_page), the rest is
  * skipped unbuilt. */
-static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key, Buf *val, Buf *why) {
+static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key, Buf *val, Buf *why,
+                              const char **raw_id) {
     const Program *p = cx->p;
+    int key_field = p->objects[object].key;
+    *raw_id = NULL;
     Record *r = arena_alloc(cx->a, sizeof *r);
     record_init(p, object, cx->a, r);
     if (js_peek(s) != J_OBJECT) {
@@ -211,7 +214,14 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
     while ((m = js_member(s, key)) == 0) {
         int fid = program_field_n(p, object, key->p, key->n);
         if (fid < 0 || why->n) {
-            if (js_skip(s) != 0) return NULL;
+            /* after a refused value only the id still matters, for the error */
+            if (fid >= 0 && fid == key_field && js_peek(s) == J_STRING) {
+                buf_reset(val);
+                if (js_string(s, val) != 0) return NULL;
+                *raw_id = arena_strdup(cx->a, buf_str(val));
+            } else if (js_skip(s) != 0) {
+                return NULL;
+            }
             continue;
         }
         cJSON item;
@@ -223,6 +233,8 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
             rc = js_string(s, val);
             item.type = cJSON_String;
             item.valuestring = (char *)buf_str(val);
+            /* the id names a refused record in its error */
+            if (fid == key_field && rc == 0) *raw_id = arena_strdup(cx->a, item.valuestring);
         } else if (t == J_NUMBER) {
             rc = js_number(s, &item.valuedouble);
             item.type = cJSON_Number;
@@ -242,7 +254,7 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
         if (rc != 0) return NULL;
         record_set_field(p, r, cx->a, fid, &item, why);
     }
-    if (m < 0) return NULL;
+    if (m < 0 || why->n) return NULL;   /* as decode_page: a value that does not read refuses the record */
     record_finish(p, r, cx->a);
     return r;
 }
@@ -254,34 +266,39 @@ static int sf_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
     buf_init(&key);
     buf_init(&val);
     buf_init(&url);
-    int m, records = 0, more = 0, rc = -1;
+    /* a key given twice counts the first time, as a lookup in a tree finds it */
+    int m, records = 0, more = 0, seen_done = 0, seen_url = 0, rc = -1;
     if (js_enter(&s, '{') != 0) goto out;
     while ((m = js_member(&s, &key)) == 0) {
-        if (key.n == 7 && !memcmp(key.p, "records", 7) && js_peek(&s) == J_ARRAY) {
+        if (key.n == 7 && !memcmp(key.p, "records", 7) && !records) {
+            if (js_peek(&s) != J_ARRAY) break;
             records = 1;
             if (js_enter(&s, '[') != 0) goto out;
             int e;
             while ((e = js_element(&s)) == 0) {
                 Buf why;
                 buf_init(&why);
-                Record *r = sf_scan_record(cx, object, &s, &key, &val, &why);
+                const char *id = NULL;
+                Record *r = sf_scan_record(cx, object, &s, &key, &val, &why, &id);
                 if (s.err) {
                     buf_free(&why);
                     goto out;
                 }
                 if (r && !r->vm.id) buf_puts(&why, "no Id");
-                if (why.n) sink->bad(sink->ctx, r ? r->vm.id : NULL, buf_str(&why));
+                if (why.n) sink->bad(sink->ctx, r && r->vm.id ? r->vm.id : id, buf_str(&why));
                 else sink->record(sink->ctx, r);
                 buf_free(&why);
             }
             if (e < 0) goto out;
-        } else if (key.n == 4 && !memcmp(key.p, "done", 4) && js_peek(&s) == J_FALSE) {
-            JType t;
-            js_literal(&s, &t);
-            more = 1;
-        } else if (key.n == 14 && !memcmp(key.p, "nextRecordsUrl", 14) && js_peek(&s) == J_STRING) {
-            buf_reset(&url);
-            if (js_string(&s, &url) != 0) goto out;
+        } else if (key.n == 4 && !memcmp(key.p, "done", 4) && !seen_done++) {
+            more = js_peek(&s) == J_FALSE;
+            if (js_skip(&s) != 0) goto out;
+        } else if (key.n == 14 && !memcmp(key.p, "nextRecordsUrl", 14) && !seen_url++) {
+            if (js_peek(&s) != J_STRING) {
+                if (js_skip(&s) != 0) goto out;
+            } else if (js_string(&s, &url) != 0) {
+                goto out;
+            }
         } else if (js_skip(&s) != 0) {
             goto out;
         }

@@ -1,15 +1,18 @@
 #!/bin/sh
 # short.sh - short libFuzzer runs for the test suite.  fuzz-front starts from
 # the shipped rules, the stdlib and the inputs of the data-driven tests;
-# fuzz-load from the programs compiled from the shipped rules.  Any crash,
-# hang or broken promise fails.
+# fuzz-load from the programs compiled from the shipped rules; fuzz-scan
+# from the recorded Salesforce pages of the examples.  Any crash, hang or
+# broken promise fails.
 # usage: tests/fuzz/short.sh BUILD_DIR [SECONDS]
 set -u
 BUILD=${1:-build}
 SECONDS_=${2:-${FUZZ_SHORT_SECONDS:-20}}
 CORPUS=$(mktemp -d)
 trap 'rm -rf "$CORPUS"' EXIT
-mkdir -p "$CORPUS/front" "$CORPUS/load"
+mkdir -p "$CORPUS/front" "$CORPUS/load" "$CORPUS/scan"
+i=0
+for f in examples/*/sf/*.json; do i=$((i + 1)); cp "$f" "$CORPUS/scan/page$i.json"; done
 cp rules/*.sync stdlib/*.sync "$CORPUS/front"/
 # Every case input of the data-driven tests is a seed too.
 awk -v dir="$CORPUS/front" '
@@ -22,7 +25,7 @@ for r in rules/*.sync; do
 done
 pass=0
 fail=0
-for t in front load; do
+for t in front load scan; do
     if "$BUILD/fuzz-$t" -max_total_time="$SECONDS_" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
         -dict=tests/fuzz/sync.dict -print_final_stats=0 -artifact_prefix="$BUILD/fuzz-$t-" "$CORPUS/$t" \
         >"$BUILD/fuzz-$t.log" 2>&1; then
