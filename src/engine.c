@@ -944,6 +944,26 @@ static const char *json_of(Arena *a, Value v) {
 
 static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err);
 
+/* A record an asynchronous create made, found by its key: the create's
+ * result gets its id. */
+typedef struct AsyncFound {
+    SyncRun *R;
+    int side;
+    Symtab *want;          /* key -> ApplyResult of its create */
+} AsyncFound;
+
+static void async_found(void *ctx, Record *r) {
+    AsyncFound *af = ctx;
+    Buf k;
+    buf_init(&k);
+    struct { SyncRun *R; int side; } kc = {af->R, af->side};
+    if (r->vm.id && key_fn(&kc, r, &k) == 0) {
+        ApplyResult *res = symtab_get(af->want, buf_str(&k));
+        if (res && !res->id) res->id = arena_strdup(&af->R->a, r->vm.id);
+    }
+    buf_free(&k);
+}
+
 static int apply_sync(SyncRun *R, Buf *err) {
     Engine *E = R->E;
     Plan *pl = E->pl;
@@ -982,21 +1002,29 @@ static int apply_sync(SyncRun *R, Buf *err) {
         for (uint32_t j = 0; j < m; j++) res[idx[j] - first] = kr[j];
     }
     /* A system that creates asynchronously (GetResponse answers 202 and no
-     * id) may show the record already: found by its key now, it is linked
-     * in this run, so a later sync does not take it for a stranger. */
-    for (uint32_t i = 0; i < n; i++) {
-        const Change *c = &pl->changes[first + i];
-        if (c->kind != CH_CREATE || !res[i].ok || res[i].id || !c->key || R->s->match_field[c->side] < 0 ||
-            c->object != R->s->side[c->side].object) continue;
-        Connector *src = R->src[c->side];
-        const char *id = NULL, *vals[1] = {c->key};
-        RecordSink sink = {(void *)&id, record_found, ignore_bad};
-        struct { SyncRun *R; int side; } kc = {R, c->side};
+     * id) may show the records already: found by their keys now (one find
+     * a side), they are linked in this run, so a later sync does not take
+     * them for strangers. */
+    for (int k = 0; k < 2; k++) {
+        IdList keys = {0};
+        Symtab want;
+        symtab_init(&want, &R->a);
+        for (uint32_t i = 0; i < n; i++) {
+            const Change *c = &pl->changes[first + i];
+            if (c->side != k || c->kind != CH_CREATE || !res[i].ok || res[i].id || !c->key ||
+                R->s->match_field[k] < 0 || c->object != R->s->side[k].object || symtab_get(&want, c->key)) continue;
+            symtab_put(&want, c->key, &res[i]);
+            ids_add(&R->a, &keys, c->key);
+        }
+        if (!keys.n) continue;
+        Connector *src = R->src[k];
+        AsyncFound af = {R, k, &want};
+        RecordSink sink = {&af, async_found, ignore_bad};
+        struct { SyncRun *R; int side; } kc = {R, k};
         Buf ignore;
         buf_init(&ignore);
         src->cx.a = &R->a;
-        if (src->ops->find(src, c->object, R->s->match_field[c->side], vals, 1, key_fn, &kc, &sink, &ignore) == 0 && id)
-            res[i].id = id;
+        src->ops->find(src, R->s->side[k].object, R->s->match_field[k], keys.v, keys.n, key_fn, &kc, &sink, &ignore);
         buf_free(&ignore);
     }
     if (E->o->crash_after_send) {

@@ -7,9 +7,10 @@
  * the source opens.  Contacts are listed in pages of 1000 sorted by
  * changedOn, but a list omits their tags and custom field values, so each
  * contact listed is then read whole by its id.  Only the campaigns (lists)
- * the syncs use are read when every sync of the source names one.  Writes
- * go one request a change: GetResponse has no batch endpoint that answers
- * per contact.  A create is processed later by the API and answers no id;
+ * the syncs use are read when every sync of the source names one.  New
+ * contacts without tags go in imports of up to 1,000 (POST /contacts/batch);
+ * the rest go one request a change, as the API answers per contact.  A
+ * create is processed later by the API and answers no id;
  * the engine pairs the new contact by its e-mail on the next run.  Tags a
  * rule names are created when the account lacks them.
  */
@@ -598,6 +599,88 @@ static int gr_send(Gr *S, CodecCtx *cx, const Change *ch, const RequestList *rl,
     return 0;
 }
 
+/* Creates without tags go in imports of up to GR_BATCH contacts
+ * (POST /contacts/batch: an import takes e-mail, name and custom fields,
+ * no tags), one campaign a request.  A lone create goes by itself, which
+ * keeps its own answer (409 when it is there already). */
+enum { GR_BATCH = 1000 };
+
+typedef struct Import {
+    char *campaign;        /* NULL: nothing pending */
+    cJSON *contacts;
+    uint32_t *at;          /* the changes' indices into res */
+    cJSON **single;        /* each contact's own create body, for a lone one */
+    uint32_t n;
+} Import;
+
+/* A create this import can take: the contact (from the create's body) and
+ * its campaign; NULL when it must go alone (tags, another request). */
+static cJSON *importable(const Change *ch, const RequestList *rl, const char **campaign) {
+    if (ch->kind != CH_CREATE || rl->n != 1 || strcmp(rl->v[0].method, "POST") || strcmp(rl->v[0].path, "/contacts") ||
+        !rl->v[0].body)
+        return NULL;
+    cJSON *b = cJSON_Parse(rl->v[0].body);
+    const cJSON *tags = get(b, "tags"), *camp = get(get(b, "campaign"), "campaignId");
+    if (!cJSON_IsObject(b) || (tags && cJSON_GetArraySize(tags) > 0) || !str(camp) || !str(get(b, "email"))) {
+        cJSON_Delete(b);
+        return NULL;
+    }
+    *campaign = str(camp);
+    return b;
+}
+
+static int import_flush(Gr *S, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, Import *im,
+                        Buf *err) {
+    Live *L = &S->L;
+    int rc = 0;
+    if (im->n == 1) {
+        /* alone: the create as the codec wrote it */
+        char *body = cJSON_PrintUnformatted(im->single[0]);
+        RequestList rl = {NULL, 0, 0};
+        request_add(&rl, cx->a, "POST", "/contacts", body, NULL);
+        cJSON_free(body);
+        rc = gr_send(S, cx, &pl->changes[idx[im->at[0]]], &rl, &res[im->at[0]], err);
+    } else if (im->n > 1) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "campaignId", im->campaign);
+        cJSON_AddItemToObject(root, "contacts", im->contacts);
+        im->contacts = NULL;
+        char *body = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        const char *what = arena_printf(cx->a, "source %s: POST /contacts/batch (%u contacts)", L->base.name, im->n);
+        HttpResponse r;
+        http_response_init(&r);
+        cJSON *a = NULL;
+        if (gr_call(S, "POST", arena_printf(cx->a, "%s/contacts/batch", S->base), body, HTTP_ONCE, what, &r, &a, err) != 0) {
+            rc = -1;
+        } else if (r.status >= 500 || r.status == 401 || r.status == 403 || r.status == 429) {
+            /* what became of the import is not known: the run stops, the next settles it */
+            live_failed(L, &r, a, what, err);
+            rc = -1;
+        } else if (r.status >= 300) {
+            Buf m;
+            buf_init(&m);
+            live_failed(L, &r, a, what, &m);
+            for (uint32_t k = 0; k < im->n; k++) res[im->at[k]].error = arena_strdup(&L->a, buf_str(&m));
+            buf_free(&m);
+        } else {
+            /* accepted: each contact is made later, and paired by e-mail */
+            for (uint32_t k = 0; k < im->n; k++) res[im->at[k]].ok = 1;
+            L->written += im->n;
+        }
+        cJSON_Delete(a);
+        http_response_free(&r);
+        cJSON_free(body);
+    }
+    for (uint32_t k = 0; k < im->n; k++) cJSON_Delete(im->single[k]);
+    cJSON_Delete(im->contacts);
+    free(im->campaign);
+    im->contacts = NULL;
+    im->campaign = NULL;
+    im->n = 0;
+    return rc;
+}
+
 static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t n, ApplyResult *res, Buf *err) {
     Gr *S = (Gr *)c;
     Live *L = &S->L;
@@ -608,9 +691,13 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
     cx.ensure = gr_ensure;
     cx.ensure_ctx = S;
     int rc = 0;
+    Import im = {NULL, NULL, calloc(n + 1, sizeof(uint32_t)), calloc(n + 1, sizeof(cJSON *)), 0};
+    if (!im.at || !im.single) abort();
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const Change *ch = &pl->changes[idx[i]];
         memset(&res[i], 0, sizeof res[i]);
+        /* its create must have answered before an action on its record is judged */
+        if (ch->created >= 0 && im.n && (rc = import_flush(S, &cx, pl, idx, res, &im, err)) != 0) break;
         /* an action on a contact this call creates has no id to go to:
          * the create answers none (GetResponse makes the contact later) */
         const char *id = connector_target(pl, idx, res, i, &res[i].error);
@@ -633,8 +720,41 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
             continue;
         }
         buf_free(&why);
-        rc = gr_send(S, &cx, ch, &rl, &res[i], err);
+        const char *camp = NULL;
+        cJSON *one = importable(ch, &rl, &camp);
+        if (im.n && (!one || strcmp(im.campaign, camp) || im.n == GR_BATCH) &&
+            (rc = import_flush(S, &cx, pl, idx, res, &im, err)) != 0) {
+            cJSON_Delete(one);
+            break;
+        }
+        if (!one) {
+            rc = gr_send(S, &cx, ch, &rl, &res[i], err);
+            continue;
+        }
+        if (!im.n) {
+            im.campaign = strdup(camp);
+            im.contacts = cJSON_CreateArray();
+            if (!im.campaign || !im.contacts) abort();
+        }
+        /* an import's contact: e-mail, name, custom fields */
+        cJSON *row = cJSON_CreateObject();
+        static const char *const keep[] = {"email", "name", "dayOfCycle", "customFieldValues"};
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+            const cJSON *v = get(one, keep[k]);
+            if (v) cJSON_AddItemToObject(row, keep[k], cJSON_Duplicate(v, 1));
+        }
+        cJSON_AddItemToArray(im.contacts, row);
+        im.single[im.n] = one;
+        im.at[im.n++] = i;
     }
+    if (rc == 0) rc = import_flush(S, &cx, pl, idx, res, &im, err);
+    else {
+        for (uint32_t k = 0; k < im.n; k++) cJSON_Delete(im.single[k]);
+        cJSON_Delete(im.contacts);
+        free(im.campaign);
+    }
+    free(im.at);
+    free(im.single);
     arena_free(&a);
     return rc;
 }

@@ -111,7 +111,7 @@ class GetResponse:
                           ('X-RateLimit-Reset', '%d seconds' % max(reset, 0))]
 
     def is_batch(self, req):
-        return False
+        return req.method == 'POST' and req.path.rstrip('/').endswith('/contacts/batch')
 
     def fault_reply(self, status, kind='status'):
         code, desc = {429: (1018, 'Your request limit has been exceeded'),
@@ -133,6 +133,8 @@ class GetResponse:
         parts = [p for p in req.path[len(API):].split('/') if p]
         m = req.method
         if parts and parts[0] == 'contacts':
+            if len(parts) == 2 and parts[1] == 'batch' and m == 'POST':
+                return self.create_batch(req)
             if len(parts) == 1:
                 if m == 'GET':
                     return self.list_contacts(req)
@@ -319,6 +321,37 @@ class GetResponse:
         c['customFieldValues'] = self.value_list(b['customFieldValues']) if 'customFieldValues' in b else []
         self.contacts[cid] = c
         # GetResponse queues a create and names nothing; the emulator stores it at once
+        return Reply(202)
+
+    def create_batch(self, req):
+        """POST /contacts/batch: up to 1000 contacts into one campaign,
+        202 and no body; a contact already in the campaign is passed over
+        (an import does not fail on it), a bad one fails the whole call."""
+        b = self.body(req)
+        camp = b.get('campaignId')
+        if not isinstance(camp, str) or camp not in self.meta['campaigns']:
+            raise _invalid('campaignId: no such campaign', 'campaignId')
+        rows = b.get('contacts')
+        if not isinstance(rows, list) or not rows or len(rows) > 1000:
+            raise _invalid('contacts: 1 to 1000 contacts', 'contacts')
+        for r in rows:
+            if not isinstance(r, dict):
+                raise _invalid('contacts: each contact is an object', 'contacts')
+            self.check_email(r.get('email'))
+        t = fmt_gr(now())
+        for r in rows:
+            email = r['email'].strip()
+            if any(c.get('email', '').lower() == email.lower() and isinstance(c.get('campaign'), dict)
+                   and c['campaign'].get('campaignId') == camp for c in self.contacts.values()):
+                continue
+            cid = self.new_id(self.contacts)
+            c = {'contactId': cid, 'href': self.href('contacts', cid), 'name': r.get('name'), 'email': email,
+                 'origin': 'import', 'createdOn': t, 'changedOn': t,
+                 'campaign': {'campaignId': camp, 'name': self.meta['campaigns'][camp].get('name'),
+                              'href': self.href('campaigns', camp)},
+                 'tags': [], 'customFieldValues': self.value_list(r['customFieldValues'])
+                 if 'customFieldValues' in r else []}
+            self.contacts[cid] = c
         return Reply(202)
 
     def update(self, req, cid):

@@ -596,9 +596,35 @@ def request_count(tmp):
         emu.stop()
 
 
+def gr_import_count(tmp):
+    """200 Salesforce contacts become GetResponse contacts in one import
+    (POST /contacts/batch), each there once, and a rerun pairs them."""
+    n = 200
+    seed = gr_seed(0)
+    seed["salesforce"]["Contact"] += [
+        {"Id": "003%012dAAA" % i, "FirstName": "Im", "LastName": "Port%d" % i, "Email": "import%d@example.org" % i,
+         "SystemModstamp": "2026-10-01T00:00:00.000+0000"} for i in range(n)]
+    emu = harness.Emulator(seed, tmp)
+    try:
+        rules = harness.shipped_rules("getresponse-salesforce", tmp)
+        state = os.path.join(tmp, "state.db")
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        posts = [e["path"] for e in emu.log() if e["system"] == "gr" and e["method"] == "POST"]
+        check(posts.count("/gr/v3/contacts/batch") == 1, "imports: %s" % sorted(set(posts)))
+        gr = emu.state()["getresponse"]["contacts"]
+        for i in range(n):
+            one(gr, "email", "import%d@example.org" % i)
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 0, "rerun applied %d: %s" % (applied(out), out[-500:]))
+        check(len(emu.state()["getresponse"]["contacts"]) == len(gr), "contacts duplicated")
+    finally:
+        emu.stop()
+
+
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
-         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count]
+         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count]
 
 
 def main():
