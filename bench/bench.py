@@ -368,7 +368,7 @@ def bench_size(n, opt, env, tandem, exe):
     base = os.path.join(opt.build, "bench", str(n))
     leads = ensure_data(os.path.join(base, "leads"), n)
     two = ensure_data(os.path.join(base, "two"), n, "--contacts")
-    changed = ensure_data(os.path.join(base, "two-changed"), n, "--contacts", "--changed", "1")
+    changed = ensure_data(os.path.join(base, "two-changed"), n, "--contacts", "--changed", "1", "--delta")
     outd = os.path.join(base, "out")
     os.makedirs(outd, exist_ok=True)
     lead_pages, jsonl = pages(leads, "sf/Lead"), os.path.join(leads, "leads.jsonl")
@@ -498,7 +498,7 @@ def callgrind(opt, env, tandem, exe):
         # cases 4 and 5 on the subset: both steps in one list, since the
         # second needs what the first left (state and outbox, copied)
         two = ensure_data(os.path.join(opt.build, "bench", str(SUBSET), "two"), SUBSET, "--contacts")
-        chg = ensure_data(os.path.join(opt.build, "bench", str(SUBSET), "two-changed"), SUBSET, "--contacts",
+        chg = ensure_data(os.path.join(opt.build, "bench", str(SUBSET), "two-changed"), SUBSET, "--contacts", "--delta",
                           "--changed", "1")
         d4, d5 = os.path.join(cg, "initial"), os.path.join(cg, "incremental")
         shutil.rmtree(d4, ignore_errors=True)

@@ -4,7 +4,7 @@
 ActiveCampaign contacts as recorded list pages, in the replay layout
 (docs/replay.md), plus the same leads one JSON record a line.
 
-usage: bench/gen.py N OUT_DIR [--contacts] [--changed PCT]
+usage: bench/gen.py N OUT_DIR [--contacts] [--changed PCT [--delta]]
 
   OUT_DIR/sf/Lead/000001.json ...   2,000 leads a page, as GET /query answers
   OUT_DIR/leads.jsonl               the same leads, one record a line
@@ -15,7 +15,12 @@ usage: bench/gen.py N OUT_DIR [--contacts] [--changed PCT]
                                     e-mail (in other case and spacing)
   OUT_DIR/ac/fields.json            the custom fields the maps write
   --changed PCT                     the state after PCT% of both sides changed
-                                    an hour after the first sync (incremental run):
+                                    an hour after the first sync (incremental run)
+  --delta                           with --changed: only what the APIs answer an
+                                    incremental run (as `--record` of a live run
+                                    saves it): the changed records of each side
+                                    and their partners by e-mail, not the whole
+                                    snapshot:
                                     PCT% of the leads get a new phone, PCT% of the
                                     contacts a new change time, both at 09:00 (the
                                     rest is dated 00:00-08:00); the same ids and,
@@ -97,6 +102,7 @@ def main():
     n, out = int(args[0]), args[1]
     contacts = "--contacts" in args
     changed = float(args[args.index("--changed") + 1]) if "--changed" in args else 0.0
+    delta = changed and "--delta" in args
     rnd = random.Random(SEED)
     leads = [make_lead(rnd, i) for i in range(n)]
     # the incremental run: PCT% of the leads edited an hour later
@@ -105,41 +111,51 @@ def main():
     # Salesforce does not reach it by itself): its contacts are built from
     # this copy, so both data sets share every contact id and value.
     before = [dict(l) for l in leads]
+    edited = set()
     if changed:
         for i in crnd.sample(range(n), int(n * changed / 100)):
             leads[i]["Phone"] = "+1 555 %07d" % i
             leads[i]["SystemModstamp"] = stamp(i, hour=9)
-    pages = (n + PAGE - 1) // PAGE
+            edited.add(i)
+    # the contacts are drawn first (same draws as ever) so a delta knows
+    # which leads the changed contacts pair with
+    arnd = random.Random(SEED + 2)
+    rows = []
+    for i, l in enumerate(before):
+        if l["Email"] and arnd.random() < 0.9:
+            rows.append((l["Email"].upper() if arnd.random() < 0.3 else " " + l["Email"], l, i))
+    for i in range(n // 10):
+        rows.append(("newsletter%d@subscriber.example" % i, None, -1))
+    ac_changed = set(crnd.sample(range(len(rows)), int(len(rows) * changed / 100))) if changed else set()
+    keep_leads, keep_contacts = None, None
+    if delta:
+        keep_leads = edited | {rows[k][2] for k in ac_changed if rows[k][2] >= 0}
+        keep_contacts = ac_changed | {k for k, r in enumerate(rows) if r[2] in edited}
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "leads.jsonl"), "w", encoding="utf-8") as lines:
-        for p in range(pages):
-            recs = leads[p * PAGE:(p + 1) * PAGE]
-            page = {"totalSize": n, "done": p == pages - 1, "records": recs}
-            if p < pages - 1:
-                page["nextRecordsUrl"] = "/services/data/v60.0/query/01gBENCH-%d" % ((p + 1) * PAGE)
-            write(os.path.join(out, "sf", "Lead", "%06d.json" % (p + 1)), page)
-            for r in recs:
-                lines.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
+        for l in leads:
+            lines.write(json.dumps(l, ensure_ascii=False, separators=(",", ":")) + "\n")
+    served = leads if keep_leads is None else [leads[i] for i in sorted(keep_leads)]
+    pages = max(1, (len(served) + PAGE - 1) // PAGE)
+    for p in range(pages):
+        recs = served[p * PAGE:(p + 1) * PAGE]
+        page = {"totalSize": len(served), "done": p == pages - 1, "records": recs}
+        if p < pages - 1:
+            page["nextRecordsUrl"] = "/services/data/v60.0/query/01gBENCH-%d" % ((p + 1) * PAGE)
+        write(os.path.join(out, "sf", "Lead", "%06d.json" % (p + 1)), page)
     if not contacts:
         write(os.path.join(out, "ac", "contact.json"), {"contacts": [], "meta": {"total": "0"}})
         return
     write(os.path.join(out, "ac", "fields.json"),
           {"fields": [{"id": fid, "title": t, "type": "text"} for fid, t in AC_FIELDS]})
     # contacts: 90% of the leads with an e-mail have one (same address, other
-    # case and spacing), plus 10% of n that no lead has
-    arnd = random.Random(SEED + 2)
-    rows = []
-    for i, l in enumerate(before):
-        if l["Email"] and arnd.random() < 0.9:
-            rows.append((l["Email"].upper() if arnd.random() < 0.3 else " " + l["Email"], l))
-    for i in range(n // 10):
-        rows.append(("newsletter%d@subscriber.example" % i, None))
-    ac_changed = set(crnd.sample(range(len(rows)), int(len(rows) * changed / 100))) if changed else set()
-    cpages = (len(rows) + AC_PAGE - 1) // AC_PAGE
+    # case and spacing), plus 10% of n that no lead has (drawn above)
+    order = list(range(len(rows))) if keep_contacts is None else sorted(keep_contacts)
+    cpages = max(1, (len(order) + AC_PAGE - 1) // AC_PAGE)
     for p in range(cpages):
         contacts_, values = [], []
-        for k in range(p * AC_PAGE, min(len(rows), (p + 1) * AC_PAGE)):
-            email, l = rows[k]
+        for k in order[p * AC_PAGE:(p + 1) * AC_PAGE]:
+            email, l, _ = rows[k]
             cid = str(k + 1)
             udate = "2026-11-01T%02d:%02d:%02d-00:00" % (k // 3600 % 8, k // 60 % 60, k % 60)
             if k in ac_changed:
