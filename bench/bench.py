@@ -473,7 +473,12 @@ def hot_spots(prof, k=12):
     # object); keep the object form; main and the command driver say nothing
     under = [l for l in rows("--inclusive=yes") if " src/" in l and "[" in l
              and not re.search(r"src/cli\.c:(main|cmd_)", l)][:k]
-    return "self:\n" + "\n".join(own) + "\n\ninclusive (tandem's functions):\n" + "\n".join(under)
+    text = "self:\n" + "\n".join(own) + "\n\ninclusive (tandem's functions):\n" + "\n".join(under)
+    # the report is committed: no path of this machine in it (objects by
+    # their file name, sources relative to the tree)
+    text = re.sub(r"\[/[^\]]*/([^/\]]+)\]", r"[\1]", text.replace(ROOT + "/", ""))
+    return re.sub(r"(?m)^(\s*[\d,]+ \(\s*[\d.]+%\)\s+)/\S*/(sysdeps|malloc|string|libio|stdio-common|nptl|stdlib)/",
+                  r"\1glibc/\2/", text)
 
 
 def callgrind(opt, env, tandem, exe):

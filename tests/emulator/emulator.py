@@ -8,7 +8,7 @@ ActiveCampaign (/ac) and GetResponse (/gr), on one port of 127.0.0.1.
 State comes from the seed file and lives in memory; tests inspect and
 steer it through the control endpoints under /__ (state, request log,
 injected faults, edits and deletes "made in the system's own UI").  See
-README.md beside this file and /work/notes/emulator-spec.md.
+README.md beside this file, which is its specification.
 
 Standard library only.  One lock guards all state, so every answer sees
 one consistent state even though requests are served on threads (libcurl
