@@ -120,16 +120,17 @@ static int more_pages(const HttpResponse *r, int page, int rows) {
 
 /* ----------------------------------------------------------- metadata */
 
-/* Every page of a metadata list (campaigns, tags, custom-fields), as one
- * array: the codec reads it, and --record keeps it as one answer. */
-static int gr_meta(Gr *S, const char *what_name, Buf *err) {
+/* What each page of a list (an array of rows) goes to. */
+typedef int (*RowFn)(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf *err);
+
+/* Every page of GET /<list>?<query> to each(). */
+static int gr_pages(Gr *S, const char *list, uint32_t object, const char *query, RowFn each, void *ctx, Buf *err) {
     Live *L = &S->L;
-    Connector *c = &L->base;
-    cJSON *all = cJSON_CreateArray();
     int rc = 0;
     for (int page = 1; rc == 0; page++) {
-        const char *what = arena_printf(&L->a, "source %s: GET /%s page %d", c->name, what_name, page);
-        char *url = arena_printf(&L->a, "%s/%s?perPage=%d&page=%d", S->base, what_name, GR_PAGE, page);
+        const char *what = arena_printf(&L->a, "source %s: GET /%s page %d", L->base.name, list, page);
+        char *url = arena_printf(&L->a, "%s/%s?%s%sperPage=%d&page=%d", S->base, list, query, *query ? "&" : "",
+                                 GR_PAGE, page);
         HttpResponse r;
         http_response_init(&r);
         cJSON *a = NULL;
@@ -138,12 +139,29 @@ static int gr_meta(Gr *S, const char *what_name, Buf *err) {
             buf_printf(err, "%s: the answer is not a JSON array", what);
             rc = -1;
         }
-        int rows = rc ? 0 : cJSON_GetArraySize(a), more = rc ? 0 : more_pages(&r, page, rows);
-        while (rc == 0 && a->child) cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer(a, a->child));
-        cJSON_Delete(a);
+        int more = rc ? 0 : more_pages(&r, page, cJSON_GetArraySize(a));
         http_response_free(&r);
+        if (rc == 0) rc = each(S, object, a, ctx, err);
+        cJSON_Delete(a);
         if (!more) break;
     }
+    return rc;
+}
+
+/* Every page of a metadata list (campaigns, tags, custom-fields), as one
+ * array: the codec reads it, and --record keeps it as one answer. */
+static int collect_rows(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf *err) {
+    (void)S, (void)object, (void)err;
+    cJSON *all = ctx;
+    for (const cJSON *row = page->child; row; row = row->next) cJSON_AddItemToArray(all, cJSON_Duplicate(row, 1));
+    return 0;
+}
+
+static int gr_meta(Gr *S, const char *what_name, Buf *err) {
+    Live *L = &S->L;
+    Connector *c = &L->base;
+    cJSON *all = cJSON_CreateArray();
+    int rc = gr_pages(S, what_name, 0, "", collect_rows, all, err);
     if (rc == 0) {
         live_record_meta(L, what_name, all);
         Buf why;
@@ -213,34 +231,6 @@ static int gr_fetch(Gr *S, uint32_t object, const char *id, RecordSink *sink, in
     return rc;
 }
 
-/* What each listed contact (a row of a list page) goes to. */
-typedef int (*RowFn)(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf *err);
-
-/* Every page of GET /contacts?<query> to each(). */
-static int gr_pages(Gr *S, uint32_t object, const char *query, RowFn each, void *ctx, Buf *err) {
-    Live *L = &S->L;
-    int rc = 0;
-    for (int page = 1; rc == 0; page++) {
-        const char *what = arena_printf(&L->a, "source %s: GET /contacts page %d", L->base.name, page);
-        char *url = arena_printf(&L->a, "%s/contacts?%s%sperPage=%d&page=%d", S->base, query, *query ? "&" : "",
-                                 GR_PAGE, page);
-        HttpResponse r;
-        http_response_init(&r);
-        cJSON *a = NULL;
-        if (gr_json(S, "GET", url, NULL, 0, what, &r, &a, err) != 0) rc = -1;
-        else if (!cJSON_IsArray(a)) {
-            buf_printf(err, "%s: the answer is not a JSON array", what);
-            rc = -1;
-        }
-        int more = rc ? 0 : more_pages(&r, page, cJSON_GetArraySize(a));
-        http_response_free(&r);
-        if (rc == 0) rc = each(S, object, a, ctx, err);
-        cJSON_Delete(a);
-        if (!more) break;
-    }
-    return rc;
-}
-
 /* gr_pages over the campaigns the syncs read, or over every contact when
  * a sync reads the object without a list.  A contact is on one campaign,
  * so no contact comes twice.  query: more conditions, escaped, or "". */
@@ -248,7 +238,7 @@ static int gr_contacts(Gr *S, uint32_t object, const char *query, RowFn each, vo
     Connector *c = &S->L.base;
     int lists = 0, rc = 0;
     for (uint32_t i = 0; i < S->nlists; i++) lists |= S->lists[i].object == object;
-    if (S->whole[object] || !lists) return gr_pages(S, object, query, each, ctx, err);
+    if (S->whole[object] || !lists) return gr_pages(S, "contacts", object, query, each, ctx, err);
     for (uint32_t i = 0; i < S->nlists && rc == 0; i++) {
         if (S->lists[i].object != object) continue;
         int seen = 0;
@@ -260,7 +250,7 @@ static int gr_contacts(Gr *S, uint32_t object, const char *query, RowFn each, vo
         buf_init(&q);
         buf_printf(&q, "%s%squery%%5BcampaignId%%5D=", query, *query ? "&" : "");
         http_escape(&q, m->id);
-        rc = gr_pages(S, object, buf_str(&q), each, ctx, err);
+        rc = gr_pages(S, "contacts", object, buf_str(&q), each, ctx, err);
         buf_free(&q);
     }
     return rc;
@@ -425,7 +415,7 @@ static int gr_find(Connector *c, uint32_t object, int field, const char *const *
             buf_init(&q);
             buf_puts(&q, "query%5Bemail%5D=");
             http_escape(&q, values[i]);
-            rc = gr_pages(S, object, buf_str(&q), find_rows, &f, err);
+            rc = gr_pages(S, "contacts", object, buf_str(&q), find_rows, &f, err);
             buf_free(&q);
         }
     } else {
