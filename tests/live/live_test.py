@@ -71,37 +71,33 @@ def counts(st):
     return out
 
 
+def post_as_user(emu, token_path, form, path, fields, headers=None):
+    """A write made in a system by someone else, through its own API: an
+    OAuth token from token_path, then POST path with fields as JSON."""
+    def post(url, data, hdrs):
+        req = urllib.request.Request(emu.base + url, data=data, method="POST", headers=hdrs)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+    token = post(token_path, urllib.parse.urlencode(form).encode(),
+                 {"Content-Type": "application/x-www-form-urlencoded"})["access_token"]
+    hdrs = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
+    hdrs.update(headers or {})
+    return post(path, json.dumps(fields).encode(), hdrs)
+
+
 def sf_create(emu, obj, fields):
-    """A record made in Salesforce by someone else, through its own API."""
     c = harness.CREDENTIALS["salesforce"]
-    form = urllib.parse.urlencode({"grant_type": "refresh_token", "client_id": c["client_id"],
-                                   "client_secret": c["client_secret"], "refresh_token": c["refresh_token"]})
-    req = urllib.request.Request(emu.base + "/sf/services/oauth2/token", data=form.encode(), method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        token = json.loads(r.read())["access_token"]
-    req = urllib.request.Request(emu.base + "/sf/services/data/v60.0/sobjects/" + obj, method="POST",
-                                 data=json.dumps(fields).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())["id"]
+    form = {"grant_type": "refresh_token", "client_id": c["client_id"], "client_secret": c["client_secret"],
+            "refresh_token": c["refresh_token"]}
+    return post_as_user(emu, "/sf/services/oauth2/token", form, "/sf/services/data/v60.0/sobjects/" + obj, fields)["id"]
 
 
 def d365_create(emu, entity_set, fields):
-    """A row made in Dynamics by someone else, through its own API."""
     c = harness.CREDENTIALS["dynamics365"]
-    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": c["client_id"],
-                                   "client_secret": c["client_secret"], "scope": emu.base + "/d365/.default"})
-    req = urllib.request.Request(emu.base + "/d365/login/%s/oauth2/v2.0/token" % c["tenant_id"], data=form.encode(),
-                                 method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        token = json.loads(r.read())["access_token"]
-    req = urllib.request.Request(emu.base + "/d365/api/data/v9.2/" + entity_set, method="POST",
-                                 data=json.dumps(fields).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token,
-                                          "Prefer": "return=representation"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+    form = {"grant_type": "client_credentials", "client_id": c["client_id"], "client_secret": c["client_secret"],
+            "scope": emu.base + "/d365/.default"}
+    return post_as_user(emu, "/d365/login/%s/oauth2/v2.0/token" % c["tenant_id"], form,
+                        "/d365/api/data/v9.2/" + entity_set, fields, {"Prefer": "return=representation"})
 
 
 def state_has_no_secrets(path):
