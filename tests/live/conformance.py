@@ -113,8 +113,7 @@ SYSTEMS = {
 }
 
 
-class Skip(Exception):
-    pass
+Skip = harness.Skip   # what is absent here (npm, ../shared, prism) skips
 
 
 # ------------------------------------------------------------ prism
@@ -694,26 +693,6 @@ def conformance_getresponse(tmp, build):
         setup.stop()
 
 
-class Tests(harness.Tests):
-    """harness.Tests, with a test that may skip: "skip: NAME: why",
-    counted in neither total."""
-
-    def run(self, fn, *args):
-        tmp = tempfile.mkdtemp(prefix="tandem-live-")
-        t0 = time.time()
-        try:
-            fn(tmp, *args)
-            self.passed += 1
-            print("ok %s (%.1f s)" % (fn.__name__, time.time() - t0), flush=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-        except Skip as e:
-            print("skip: %s: %s" % (fn.__name__, e), flush=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-        except Exception as e:  # a failed assertion or a broken run: both fail the test
-            self.failed += 1
-            print("FAIL %s: %s: %s (kept %s)" % (fn.__name__, type(e).__name__, e, tmp), flush=True)
-
-
 VERBOSE = "-v" in sys.argv[1:]
 
 
@@ -733,7 +712,7 @@ def main():
         print("0 passed, 0 failed")
         return 0
     print("prism %s%s" % (version, " (installed in %.0f s)" % took if took is not None else ""), flush=True)
-    tests = Tests()
+    tests = harness.Tests()
     tests.run(conformance_activecampaign, build)
     tests.run(conformance_getresponse, build)
     print("conformance: %.0f s" % (time.time() - t0))
