@@ -14,25 +14,33 @@ struct ArenaBlock {
 
 enum { ARENA_MIN_BLOCK = 64 * 1024 };
 
-void arena_init(Arena *a) { a->head = NULL; a->total = 0; }
+void arena_init(Arena *a) { a->head = a->spare = NULL; a->total = 0; }
 
-void arena_free(Arena *a) {
-    ArenaBlock *b = a->head;
+static void free_chain(ArenaBlock *b) {
     while (b) {
         ArenaBlock *p = b->prev;
         free(b);
         b = p;
     }
-    a->head = NULL;
+}
+
+void arena_free(Arena *a) {
+    free_chain(a->head);
+    free_chain(a->spare);
+    a->head = a->spare = NULL;
     a->total = 0;
 }
 
+/* The blocks are kept for the next use: an arena reset per page of records
+ * would otherwise hand its memory back and have it zeroed again. */
 void arena_reset(Arena *a) {
     ArenaBlock *b = a->head;
     if (!b) return;
-    for (ArenaBlock *c = b->prev; c;) {
+    ArenaBlock *c = b->prev;
+    while (c) {
         ArenaBlock *p = c->prev;
-        free(c);
+        c->prev = a->spare;
+        a->spare = c;
         c = p;
     }
     b->prev = NULL;
@@ -45,6 +53,14 @@ void *arena_raw(Arena *a, size_t n) {
     if (n == 0) n = 16;
     ArenaBlock *b = a->head;
     if (!b || b->cap - b->used < n) {
+        if (a->spare && a->spare->cap >= n) {
+            b = a->spare;
+            a->spare = b->prev;
+            b->prev = a->head;
+            b->used = 0;
+            a->head = b;
+            goto take;
+        }
         size_t cap = n > ARENA_MIN_BLOCK ? n : ARENA_MIN_BLOCK;
         b = malloc(sizeof *b + cap);
         if (!b) {
@@ -58,6 +74,7 @@ void *arena_raw(Arena *a, size_t n) {
         b->cap = cap;
         a->head = b;
     }
+take:;
     void *p = b->data + b->used;
     b->used += n;
     a->total += n;

@@ -14,6 +14,7 @@ typedef struct ArenaBlock ArenaBlock;
 
 typedef struct Arena {
     ArenaBlock *head;   /* newest block; older blocks hang off ->prev */
+    ArenaBlock *spare;  /* blocks a reset emptied, for reuse */
     size_t total;       /* bytes handed out, for benchmarks and tests */
 } Arena;
 

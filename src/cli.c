@@ -652,6 +652,14 @@ static int ensure_parent(const char *path) {
     return 0;
 }
 
+/* TANDEM_STREAM_BATCH: left records decided a batch in a streamed sync
+ * (docs/performance.md); for tests and measurements. */
+static unsigned stream_batch(void) {
+    const char *b = getenv("TANDEM_STREAM_BATCH");
+    long n = b ? strtol(b, NULL, 10) : 0;
+    return n > 0 && n < 1000000000 ? (unsigned)n : 0;
+}
+
 /* plan (apply 0) and run (apply 1). */
 static int cmd_sync(int argc, char **argv, int apply) {
     const char *usage = apply ? usage_run : usage_plan;
@@ -724,6 +732,10 @@ static int cmd_sync(int argc, char **argv, int apply) {
     o.force = force || !apply;
     const char *crash = getenv("TANDEM_TEST_CRASH");
     o.crash_after_send = apply && crash && !strcmp(crash, "after-send");
+    /* A plan in JSON goes out as the engine decides it, so its size does
+     * not bound what can be planned; a run's plan is applied first. */
+    if (json && !apply) plan_stream(&pl, stdout);
+    o.stream_batch = stream_batch();
     int r = engine_run(p, st, src, nsrc, &o, &pl, &res, &err);
     /* done with the systems: their progress lines go before the plan shows */
     connectors_close(src, nsrc);
@@ -834,6 +846,7 @@ static int cmd_test(int argc, char **argv) {
     o.update = update;
     o.keep = keep;
     o.color = want_color(stdout);
+    o.stream_batch = stream_batch();
     int passed = 0, failed = 0;
     for (int i = 0; i < n; i++) ruletest_path(paths[i], &o, stdout, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);

@@ -88,6 +88,10 @@ typedef struct RecordSink {
     void *ctx;
     void (*record)(void *ctx, Record *r);
     void (*bad)(void *ctx, const char *id, const char *reason);
+    /* Optional (NULL): the source is done with a page, and with whatever it
+     * decoded for it in the CodecCtx's arena; the records delivered so far
+     * may be dropped, arena and all (the engine's streamed reads). */
+    void (*page_end)(void *ctx);
 } RecordSink;
 
 typedef struct Codec {

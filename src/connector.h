@@ -42,6 +42,10 @@ typedef struct ChangeCursor {
     const char *token;     /* in: the token the last read handed out, or NULL */
     int64_t newest;        /* out: the newest change time delivered (the caller sets it to since) */
     Buf next;              /* out: the token for the next read; empty: none */
+    /* out: the read delivered every record of the object there is (a first
+     * read, no cursor), so a record it did not deliver does not exist and
+     * the engine need not ask get or find for partners.  0 when unsure. */
+    int whole;
 } ChangeCursor;
 
 typedef struct ConnectorOps {

@@ -38,6 +38,11 @@ struct Rec {
     const char *key;       /* match key, NULL for none */
     Link link;
     Rec *partner;
+    /* A streamed sync: the first record of the streamed side with this
+     * record's match key was decided and dropped (kx), linked or not; its
+     * id when linked.  What that record would tell when this one is decided. */
+    uint8_t kx, kx_linked;
+    const char *kx_id;
 };
 
 enum { OUT_PAIR, OUT_CREATE, OUT_DELETED, OUT_REMOVED, OUT_CONVERT, OUT_RESURRECT, OUT_SKIP, OUT_WAIT, OUT_ERROR };
@@ -77,6 +82,14 @@ typedef struct IdList {
     uint32_t n, cap;
 } IdList;
 
+/* A set of ids, text kept compactly: the ids a streamed read delivered. */
+typedef struct IdSet {
+    char *text;
+    size_t n, cap;
+    uint32_t *slot;        /* 1 + offset into text; 0 empty */
+    uint32_t nslot, used;
+} IdSet;
+
 typedef struct SyncRun {
     Engine *E;
     uint32_t si;
@@ -84,6 +97,14 @@ typedef struct SyncRun {
     const char *name;
     Connector *src[2];
     Arena a;               /* the batch */
+    Arena *t;              /* what one decision needs for a while: a */
+    Arena *side_a[2];      /* where each side's records go: a */
+    /* Streaming (docs/performance.md): the left side's changes are decided
+     * page by page in `page`, which is then reset; the right side is held. */
+    int streaming;
+    Arena page;
+    IdSet seen0;
+    uint32_t nread1;       /* the right side's changes: recs[1][0..nread1) */
     Rec **recs[2];
     uint32_t n[2], cap[2];
     Symtab byid[2], bykey[2];
@@ -91,6 +112,7 @@ typedef struct SyncRun {
     uint32_t nouts, capouts;
     uint32_t first_change;
     int64_t newest[2];
+    int whole[2];          /* the side's read delivered every record it has (ChangeCursor.whole) */
     int64_t first_run;     /* the sync's first run (now when none), for the VM */
     int first_run_known;
     const char *token[2];  /* the systems' own resume tokens to store with them (ChangeCursor) */
@@ -155,7 +177,7 @@ static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
     buf_init(&b);
     value_format(id, &b);
     Link l;
-    int rc = find_link(E, str(E->p, E->p->syncs[sync].name), from, buf_str(&b), &R->a, &l);
+    int rc = find_link(E, str(E->p, E->p->syncs[sync].name), from, buf_str(&b), R->t, &l);
     buf_free(&b);
     if (rc != 1) return 0;
     const char *o = l.rid[1 - from];
@@ -168,14 +190,15 @@ static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
 /* ------------------------------------------------------------ the batch */
 
 static Rec *add_rec(SyncRun *R, int side, Record *r) {
-    Rec *x = arena_alloc(&R->a, sizeof *x);
+    Arena *a = R->side_a[side];
+    Rec *x = arena_alloc(a, sizeof *x);
     x->r = r;
     x->side = (uint8_t)side;
     x->changed = !R->fetching;
     x->id = r->vm.id;
     if (R->n[side] == R->cap[side]) {
         uint32_t cap = R->cap[side] ? R->cap[side] * 2 : 64;
-        Rec **v = arena_alloc(&R->a, cap * sizeof *v);
+        Rec **v = arena_alloc(a, cap * sizeof *v);
         if (R->n[side]) memcpy(v, R->recs[side], R->n[side] * sizeof *v);
         R->recs[side] = v;
         R->cap[side] = cap;
@@ -268,35 +291,45 @@ static VmStatus vm(SyncRun *R, Rec *l, Rec *r, const Value *base[2], Entry e, Va
 
 static int truthy(Value v) { return v.t == VT_BOOL && v.u.b; }
 
-static const char *text_of(SyncRun *R, Value v) {
+static const char *text_in(Arena *a, Value v) {
     if (value_blank(v)) return NULL;
+    if (v.t == VT_STR) return arena_strndup(a, v.u.s, v.len);
     Buf b;
     buf_init(&b);
     value_format(v, &b);
-    const char *s = arena_strdup(&R->a, buf_str(&b));
+    const char *s = arena_strdup(a, buf_str(&b));
     buf_free(&b);
     return s;
 }
 
-/* The match key of a record, computed by the sync's key entry. */
-static const char *key_of(SyncRun *R, Rec *x) {
+static const char *text_of(SyncRun *R, Value v) { return text_in(R->t, v); }
+
+/* The match key of a record, computed by the sync's key entry: 0 when
+ * the sync has none. */
+static int key_value(SyncRun *R, Rec *x, Value *v) {
     Entry e = x->side ? EP_KEY_R : EP_KEY_L;
-    if (R->s->entry[e] == NO_ENTRY) return NULL;
-    Value v;
+    if (R->s->entry[e] == NO_ENTRY) return 0;
     vm_next_record(R->E->vm);
-    vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, e, &v);
-    return text_of(R, v);
+    vm(R, x->side ? NULL : x, x->side ? x : NULL, NULL, e, v);
+    return 1;
 }
 
+static const char *key_of(SyncRun *R, Rec *x) {
+    Value v;
+    return key_value(R, x, &v) ? text_in(R->side_a[x->side], v) : NULL;
+}
+
+/* find's key function: called for every record a find looks at, so
+ * nothing is kept */
 static int key_fn(void *ctx, const Record *r, Buf *out) {
     struct { SyncRun *R; int side; } *kc = ctx;
     Rec tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.r = (Record *)r;
     tmp.side = (uint8_t)kc->side;
-    const char *k = key_of(kc->R, &tmp);
-    if (!k) return -1;
-    buf_puts(out, k);
+    Value v;
+    if (!key_value(kc->R, &tmp, &v) || value_blank(v)) return -1;
+    value_format(v, out);
     return 0;
 }
 
@@ -317,9 +350,9 @@ static Change *update_of(SyncRun *R, Rec *x, Change **slot) {
     if (*slot) return *slot;
     Change *c = plan_change(R->E->pl, CH_UPDATE, R->si, x->side);
     c->object = x->r->object;
-    c->id = plan_str(R->E->pl, x->id);
-    c->key = plan_str(R->E->pl, x->key);
-    if (x->partner) c->from = plan_str(R->E->pl, x->partner->id);
+    c->id = plan_cstr(R->E->pl, x->id);
+    c->key = plan_cstr(R->E->pl, x->key);
+    if (x->partner) c->from = plan_cstr(R->E->pl, x->partner->id);
     *slot = c;
     return c;
 }
@@ -410,9 +443,9 @@ static void take_actions(SyncRun *R, Unit *u) {
             Change *c = plan_change(pl, a->kind == ACT_TAG ? CH_TAG : CH_UNTAG, R->si, t);
             c->object = u->created[t] >= 0 ? pl->changes[u->created[t]].object : u->rec[t]->r->object;
             c->created = u->created[t];
-            c->id = u->created[t] >= 0 ? NULL : plan_str(pl, u->rec[t]->id);
-            c->name = plan_str(pl, tag);
-            c->ref = plan_str(pl, ref);
+            c->id = u->created[t] >= 0 ? NULL : plan_cstr(pl, u->rec[t]->id);
+            c->name = plan_cstr(pl, tag);
+            c->ref = plan_cstr(pl, ref);
             c->pc = a->pc;
             break;
         }
@@ -431,9 +464,9 @@ static void take_actions(SyncRun *R, Unit *u) {
             Change *c = plan_change(pl, k, R->si, t);
             c->object = u->created[t] >= 0 ? pl->changes[u->created[t]].object : u->rec[t]->r->object;
             c->created = u->created[t];
-            c->id = u->created[t] >= 0 ? NULL : plan_str(pl, u->rec[t]->id);
-            c->key = u->rec[t] ? plan_str(pl, u->rec[t]->key) : NULL;
-            c->name = plan_str(pl, name);
+            c->id = u->created[t] >= 0 ? NULL : plan_cstr(pl, u->rec[t]->id);
+            c->key = u->rec[t] ? plan_cstr(pl, u->rec[t]->key) : NULL;
+            c->name = plan_cstr(pl, name);
             c->pc = a->pc;
             break;
         }
@@ -525,14 +558,14 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
     base[0] = base[1] = NULL;
     if (link <= 0) return 0;
     Value *b[2];
-    for (int k = 0; k < 2; k++) b[k] = arena_alloc(&R->a, (s->nmaps + 1) * sizeof(Value));
+    for (int k = 0; k < 2; k++) b[k] = arena_alloc(R->t, (s->nmaps + 1) * sizeof(Value));
     int any = 0;
     for (uint32_t m = 0; m < s->nmaps; m++) {
         const PMap *pm = &p->maps[s->first_map + m];
         if (pm->account != R->accounts) continue;
         for (int k = 0; k < 2; k++) {
             const char *json;
-            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, &R->a, &json);
+            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, R->t, &json);
             if (rc < 0) return -1;
             if (rc == 0 || !json) continue;
             any = 1;
@@ -546,7 +579,7 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
                 type = p->fields[p->objects[obj].first_field + pm->field[k]].type;
             if (j && cJSON_IsNumber(j) && type_is_text((TypeKind)type)) type = TY_NUMBER;
             if (j && cJSON_IsBool(j)) type = TY_BOOLEAN;
-            if (!j || value_from_json(j, type, &R->a, &b[k][m], &why) != 0) b[k][m] = v_null();
+            if (!j || value_from_json(j, type, R->t, &b[k][m], &why) != 0) b[k][m] = v_null();
             buf_free(&why);
             cJSON_Delete(j);
         }
@@ -559,12 +592,13 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
 
 /* ------------------------------------------------------------ deciding */
 
-static Value *new_base(SyncRun *R) { return arena_alloc(&R->a, (2 * R->s->nmaps + 2) * sizeof(Value)); }
+static Value *new_base(SyncRun *R) { return arena_alloc(R->t, (2 * R->s->nmaps + 2) * sizeof(Value)); }
 
 static void store_base_outcome(SyncRun *R, Outcome *o, Unit *u) {
     if (!u->has_base) return;
     for (int k = 0; k < 2; k++) {
-        o->base[k] = arena_alloc(&R->a, (R->s->nmaps + 1) * sizeof(Value));
+        /* a plan has no use for them past the decision */
+        o->base[k] = arena_alloc(R->E->o->apply ? &R->a : R->t, (R->s->nmaps + 1) * sizeof(Value));
         for (uint32_t m = 0; m < R->s->nmaps; m++) o->base[k][m] = plan_keep(R->E->pl, u->base[2 * m + k]);
     }
 }
@@ -654,11 +688,13 @@ static void decide_create(SyncRun *R, Rec *x, int resurrect, int64_t link) {
     ActionBuf created = E->ab;
     actbuf_init(&E->ab);
     const PObject *so = &E->p->objects[s->side[t].object];
-    Record *view = arena_alloc(&R->a, sizeof *view);
-    record_init(E->p, s->side[t].object, &R->a, view);
+    Record *view = arena_alloc(R->t, sizeof *view);
+    record_init(E->p, s->side[t].object, R->t, view);
     vm_created_view(E->vm, R->si, t, view->fields);
     (void)so;
-    for (uint32_t i = 0; i < view->vm.nf; i++) view->fields[i] = plan_keep(pl, view->fields[i]);
+    /* the VM's values last until its next record; the view, this decision */
+    for (uint32_t i = 0; i < view->vm.nf; i++)
+        if (view->fields[i].t == VT_STR) view->fields[i].u.s = arena_strndup(R->t, view->fields[i].u.s, view->fields[i].len);
     Rec vx;
     memset(&vx, 0, sizeof vx);
     vx.r = view;
@@ -685,9 +721,9 @@ static void decide_create(SyncRun *R, Rec *x, int resurrect, int64_t link) {
     o->key = x->key;
     Change *c = plan_change(pl, CH_CREATE, R->si, t);
     c->object = s->side[t].create_as;
-    c->from = plan_str(pl, x->id);
-    c->key = plan_str(pl, x->key);
-    if (s->side[t].list) c->name = plan_str(pl, str(E->p, s->side[t].list - 1));
+    c->from = plan_cstr(pl, x->id);
+    c->key = plan_cstr(pl, x->key);
+    if (s->side[t].list) c->name = plan_cstr(pl, str(E->p, s->side[t].list - 1));
     c->pc = s->entry[ce];
     o->create = (int32_t)(pl->nchanges - 1);
     u.created[t] = o->create;
@@ -815,6 +851,7 @@ static void cursor_parse(const char *s, int64_t dflt, ChangeCursor *c) {
     c->since = s ? strtoll(s, &end, 10) : dflt;
     c->token = end && *end == ' ' && end[1] ? end + 1 : NULL;
     c->newest = c->since;
+    c->whole = 0;
     buf_init(&c->next);
 }
 
@@ -822,10 +859,11 @@ static const char *cursor_text(Arena *a, int64_t newest, const char *token) {
     return token && *token ? arena_printf(a, "%lld %s", (long long)newest, token) : arena_printf(a, "%lld", (long long)newest);
 }
 
-static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, Buf *err) {
+static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, RecordSink *to, Buf *err) {
     Connector *src = R->src[k];
-    src->cx.a = &R->a;
-    RecordSink sink = {R, on_record, on_bad};
+    src->cx.a = R->side_a[k];
+    RecordSink sink = {R, on_record, on_bad, NULL};
+    if (to) sink = *to;
     R->side_reading = k;
     R->fetching = 0;
     ChangeCursor cur;
@@ -835,6 +873,7 @@ static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, Buf *e
      * now; without a cursor the next run would be initial again. */
     if (cur.newest == INT64_MIN) cur.newest = R->E->o->now;
     R->newest[k] = cur.newest;
+    R->whole[k] = cur.whole;
     R->token[k] = cur.next.n ? arena_strdup(&R->a, buf_str(&cur.next)) : NULL;
     buf_free(&cur.next);
     return rc;
@@ -844,7 +883,7 @@ static int fetch(SyncRun *R, int k, IdList *ids, Buf *err) {
     if (!ids->n) return 0;
     Connector *src = R->src[k];
     src->cx.a = &R->a;
-    RecordSink sink = {R, on_record, on_bad};
+    RecordSink sink = {R, on_record, on_bad, NULL};
     R->side_reading = k;
     R->fetching = 1;
     int rc = src->ops->get(src, R->s->side[k].object, ids->v, ids->n, &sink, err);
@@ -856,7 +895,7 @@ static int find_keys(SyncRun *R, int k, IdList *keys, Buf *err) {
     if (!keys->n) return 0;
     Connector *src = R->src[k];
     src->cx.a = &R->a;
-    RecordSink sink = {R, on_record, on_bad};
+    RecordSink sink = {R, on_record, on_bad, NULL};
     R->side_reading = k;
     R->fetching = 1;
     struct { SyncRun *R; int side; } kc = {R, k};
@@ -910,7 +949,7 @@ static const char *find_converted(SyncRun *R, Rec *x, Buf *err) {
     if (!o->by_other || o->converts_to < 0 || o->converted_by < 0) return NULL;
     Connector *src = R->src[x->side];
     const char *id = NULL;
-    RecordSink sink = {(void *)&id, record_found, ignore_bad};
+    RecordSink sink = {(void *)&id, record_found, ignore_bad, NULL};
     const char *vals[1] = {x->id};
     src->cx.a = &R->a;
     if (src->ops->find(src, (uint32_t)o->converts_to, o->converted_by, vals, 1, NULL, NULL, &sink, err) != 0) return NULL;
@@ -1019,7 +1058,7 @@ static int apply_sync(SyncRun *R, Buf *err) {
         if (!keys.n) continue;
         Connector *src = R->src[k];
         AsyncFound af = {R, k, &want};
-        RecordSink sink = {&af, async_found, ignore_bad};
+        RecordSink sink = {&af, async_found, ignore_bad, NULL};
         struct { SyncRun *R; int side; } kc = {R, k};
         Buf ignore;
         buf_init(&ignore);
@@ -1280,7 +1319,7 @@ static int linked_elsewhere(SyncRun *R, Rec *x, Buf *err) {
             t->side[1 - k].source != R->s->side[1 - k].source)
             continue;
         Link l;
-        if (find_link(R->E, str(p, t->name), k, x->id, &R->a, &l) == 1) return 1;
+        if (find_link(R->E, str(p, t->name), k, x->id, R->t, &l) == 1) return 1;
     }
     return 0;
 }
@@ -1326,7 +1365,7 @@ static int decide_accounts(SyncRun *R, Buf *err) {
         ChangeCursor cc;
         cursor_parse(cur, INT64_MIN, &cc);
         AcctSink as = {R, k, &byid[k]};
-        RecordSink sink = {&as, acct_record, on_bad};
+        RecordSink sink = {&as, acct_record, on_bad, NULL};
         R->src[k]->cx.a = &R->a;
         R->side_reading = k;
         int rc = R->src[k]->ops->changed(R->src[k], (uint32_t)s->side[k].account, &cc, &sink, err);
@@ -1350,7 +1389,7 @@ static int decide_accounts(SyncRun *R, Buf *err) {
             if (!symtab_get(&byid[k], R->acct[k].v[i])) ids_add(&R->a, &need, R->acct[k].v[i]);
         if (!need.n) continue;
         AcctSink as = {R, k, &byid[k]};
-        RecordSink sink = {&as, acct_record, on_bad};
+        RecordSink sink = {&as, acct_record, on_bad, NULL};
         R->src[k]->cx.a = &R->a;
         R->side_reading = k;
         if (R->src[k]->ops->get(R->src[k], (uint32_t)s->side[k].account, need.v, need.n, &sink, err) != 0) return -1;
@@ -1435,6 +1474,360 @@ static int linked_member(void *ctx, const Link *l) {
     return 0;
 }
 
+/* Decides one record read as a change (step 3 of a sync). */
+static void decide_one(SyncRun *R, Rec *x, Buf *err) {
+    Engine *E = R->E;
+    const Program *p = E->p;
+    const PSync *s = R->s;
+    int k = x->side;
+    if (x->done) return;
+    int o = 1 - k;
+    Rec *y = NULL;
+    if (x->linked && x->link.rid[o]) y = symtab_get(&R->byid[o], x->link.rid[o]);
+    /* deletes of linked records (B18, B20) */
+    if (x->r->deleted) {
+        if (x->linked) decide_delete(R, x, y);
+        x->done = 1;
+        return;
+    }
+    /* a list sync syncs the list's members only */
+    if (s->side[k].list && !x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
+        x->done = 1;
+        return;
+    }
+    /* B21: a linked contact no longer on the sync's list (this
+     * record, or the partner of a record that changed) */
+    if (s->side[k].list && x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
+        decide_removed(R, x, y);
+        return;
+    }
+    if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) {
+        y->linked = 1;
+        y->link = x->link;
+        decide_removed(R, y, x);
+        return;
+    }
+    /* B17: a converted lead hands its link to the new contact */
+    const char *nid = NULL;
+    if (is_converted(R, x, &nid)) {
+        if (!nid) nid = find_converted(R, x, err);
+        if (x->linked) decide_convert(R, x, y, nid);
+        x->done = 1;
+        return;
+    }
+    if (!is_selected(R, x)) {
+        x->done = 1;
+        /* B27: a record flagged to sync that does not qualify */
+        if (s->track_status[0] == k) {
+            uint16_t f = (uint16_t)s->track_status[1];
+            Value cur = f < x->r->vm.nf ? x->r->fields[f] : v_null();
+            if (value_equal(cur, v_str(ST_WAITING, strlen(ST_WAITING)))) {
+                Unit u;
+                unit_init(&u, k ? NULL : x, k ? x : NULL);
+                Outcome *oc = outcome(R, OUT_SKIP, k);
+                oc->id[k] = x->id;
+                oc->reason = ST_CRITERIA;
+                track(R, &u, k, ST_CRITERIA, 0);
+                close_outcome(R, oc);
+                note(R, NOTE_SKIP, x, k, "did not meet sync criteria", UINT32_MAX);
+            }
+        }
+        return;
+    }
+    if (x->linked) {
+        if (x->link.deleted[o]) {
+            /* B19: the partner was deleted; edited here since */
+            Entry re = o ? EP_RESURRECT_R : EP_RESURRECT_L;
+            Value v = v_bool(0);
+            if (s->entry[re] != NO_ENTRY) {
+                vm_next_record(E->vm);
+                vm(R, k ? NULL : x, k ? x : NULL, NULL, re, &v);
+            }
+            if (truthy(v)) {
+                uint32_t rpc = vm_last_pc(E->vm);
+                decide_create(R, x, 1, x->link.id);
+                note(R, NOTE_INFO, x, k, "its partner was deleted; edited since, so it is created again", rpc);
+            }
+            else {
+                note(R, NOTE_INFO, x, k, "its partner was deleted; not re-created",
+                     s->entry[re] != NO_ENTRY ? vm_last_pc(E->vm) : UINT32_MAX);
+                x->done = 1;
+            }
+            return;
+        }
+        if (!y) {
+            /* the partner is gone from its system without a delete we saw */
+            note(R, NOTE_INFO, x, k, "its partner no longer exists", UINT32_MAX);
+            x->done = 1;
+            return;
+        }
+        if (y->r->deleted) {
+            y->linked = 1;
+            y->link = x->link;
+            decide_delete(R, y, x);
+            return;
+        }
+        decide_pair(R, x, y, x->link.id > 0 ? x->link.id : 0);
+        return;
+    }
+    /* Already synced with the same system by another sync (a
+     * contact that is a lead there, or a contact): its partner
+     * exists; this sync leaves it alone. */
+    if (linked_elsewhere(R, x, err) != 0) {
+        x->done = 1;
+        return;
+    }
+    /* not linked: pair by key (B03), else create (B01) */
+    y = x->key ? symtab_get(&R->bykey[o], x->key) : NULL;
+    /* streamed: the left record with the key was decided and dropped */
+    if (!y && x->key && R->streaming && k == 1) {
+        Rec *first = symtab_get(&R->bykey[1], x->key);
+        if (first && first->kx && first->kx_linked) {
+            Buf b;
+            buf_init(&b);
+            buf_printf(&b, "%s %s has the same match key and is linked to another record", R->src[o]->name, first->kx_id);
+            note(R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
+            buf_free(&b);
+            x->done = 1;
+            return;
+        }
+    }
+    if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
+    if (y && !y->done && !y->linked && !y->r->deleted) {
+        decide_pair(R, x, y, 0);
+        return;
+    }
+    if (y && y->linked) {
+        Buf b;
+        buf_init(&b);
+        buf_printf(&b, "%s %s has the same match key and is linked to another record", R->src[o]->name, y->id);
+        note(R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
+        buf_free(&b);
+        x->done = 1;
+        return;
+    }
+    decide_create(R, x, 0, 0);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* Adds id; 0 when it was there already. */
+static int idset_add(IdSet *s, const char *id) {
+    if (s->used * 2 >= s->nslot) {
+        uint32_t n = s->nslot ? s->nslot * 2 : 4096;
+        uint32_t *v = calloc(n, sizeof *v);
+        if (!v) abort();
+        for (uint32_t i = 0; i < s->nslot; i++) {
+            if (!s->slot[i]) continue;
+            const char *t = s->text + s->slot[i] - 1;
+            uint32_t h = hash_str(t, strlen(t)) & (n - 1);
+            while (v[h]) h = (h + 1) & (n - 1);
+            v[h] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = v;
+        s->nslot = n;
+    }
+    size_t len = strlen(id);
+    uint32_t h = hash_str(id, len) & (s->nslot - 1);
+    for (; s->slot[h]; h = (h + 1) & (s->nslot - 1))
+        if (!strcmp(s->text + s->slot[h] - 1, id)) return 0;
+    if (s->n + len + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 65536;
+        while (cap < s->n + len + 1) cap *= 2;
+        char *t = realloc(s->text, cap);
+        if (!t) abort();
+        s->text = t;
+        s->cap = cap;
+    }
+    if (s->n + len + 1 > UINT32_MAX - 1) return 1; /* past 4 GB of ids: no longer deduplicated */
+    memcpy(s->text + s->n, id, len + 1);
+    s->slot[h] = (uint32_t)(s->n + 1);
+    s->n += len + 1;
+    s->used++;
+    return 1;
+}
+
+/* Whether a sync's left side can be decided page by page: what a left
+ * record's decision needs must then be at hand without the other left
+ * records.  A list side looks its members up as a whole (B21); a
+ * conversion found from the new record (Dynamics) asks the same source
+ * mid-read (B17); accounts are decided after every pair (B09). */
+static int can_stream(SyncRun *R) {
+    const PSync *s = R->s;
+    const PObject *o = &R->E->p->objects[s->side[0].object];
+    return R->src[0] != R->src[1] && !s->side[0].list && !(s->entry[EP_CONVERTED_L] != NO_ENTRY && o->by_other) &&
+           s->entry[EP_ACCOUNT] == NO_ENTRY;
+}
+
+enum { STREAM_BATCH = 2000 };
+
+/* Decides the left records now held (recs[0]), then drops them: links and
+ * keys, partners on the right looked up (unless the right was read
+ * whole), each decided in order; what the right's records will need of
+ * them is noted on those records (Rec.kx); the plan is flushed and, for
+ * a run, the outcomes keep copies of what they name. */
+static int stream_batch(SyncRun *R, Buf *err) {
+    Engine *E = R->E;
+    int sr = R->side_reading, fe = R->fetching;
+    Arena *ta = R->t;
+    R->t = R->side_a[0];
+    uint32_t n0 = R->n[0], n1 = R->n[1];
+    int rc = -1;
+    IdList need = {0}, keys = {0};
+    for (uint32_t i = 0; i < n0; i++) {
+        Rec *x = R->recs[0][i];
+        int lr = find_link(E, R->name, 0, x->id, R->side_a[0], &x->link);
+        if (lr < 0) { buf_puts(err, store_error(E->st)); goto done; }
+        x->linked = lr == 1;
+        x->key = key_of(R, x);
+        if (x->key && !symtab_get(&R->bykey[0], x->key)) symtab_put(&R->bykey[0], x->key, x);
+    }
+    if (!R->whole[1]) {
+        for (uint32_t i = 0; i < n0; i++) {
+            Rec *x = R->recs[0][i];
+            if (x->linked) {
+                const char *pid = x->link.rid[1];
+                if (pid && *pid && !symtab_get(&R->byid[1], pid)) ids_add(R->t, &need, pid);
+            } else if (x->key && !x->r->deleted && !symtab_get(&R->bykey[1], x->key)) {
+                ids_add(R->t, &keys, x->key);
+            }
+        }
+        if (fetch(R, 1, &need, err) != 0 || find_keys(R, 1, &keys, err) != 0) goto done;
+        for (uint32_t i = n1; i < R->n[1]; i++) {
+            Rec *y = R->recs[1][i];
+            int lr = find_link(E, R->name, 1, y->id, &R->a, &y->link);
+            if (lr < 0) { buf_puts(err, store_error(E->st)); goto done; }
+            y->linked = lr == 1;
+            if (!y->key) y->key = key_of(R, y);
+            if (y->key && !symtab_get(&R->bykey[1], y->key)) symtab_put(&R->bykey[1], y->key, y);
+        }
+    }
+    uint32_t out0 = R->nouts;
+    for (uint32_t i = 0; i < n0; i++) decide_one(R, R->recs[0][i], err);
+    for (uint32_t i = 0; i < n0; i++) {
+        Rec *x = R->recs[0][i];
+        Rec *y = x->key ? symtab_get(&R->bykey[1], x->key) : NULL;
+        if (!y || y->kx) continue;
+        y->kx = 1;
+        y->kx_linked = x->linked;
+        if (x->linked) y->kx_id = arena_strdup(&R->a, x->id);
+    }
+    if (E->o->apply) {
+        for (uint32_t i = out0; i < R->nouts; i++) {
+            Outcome *o = &R->outs[i];
+            for (int k = 0; k < 2; k++)
+                if (o->id[k]) o->id[k] = arena_strdup(&R->a, o->id[k]);
+            if (o->key) o->key = arena_strdup(&R->a, o->key);
+        }
+    } else {
+        R->nouts = 0; /* a plan records nothing */
+    }
+    plan_flush(E->pl, R->si);
+    rc = 0;
+done:
+    arena_reset(&R->page);
+    symtab_init(&R->byid[0], R->side_a[0]);
+    symtab_init(&R->bykey[0], R->side_a[0]);
+    R->recs[0] = NULL;
+    R->n[0] = R->cap[0] = 0;
+    R->t = ta;
+    R->side_reading = sr;
+    R->fetching = fe;
+    return rc;
+}
+
+typedef struct StreamCtx {
+    SyncRun *R;
+    Buf *err;
+    int failed;
+} StreamCtx;
+
+static void on_stream(void *ctx, Record *r) {
+    StreamCtx *sc = ctx;
+    SyncRun *R = sc->R;
+    if (sc->failed || !r->vm.id) return;
+    /* a record a read delivers twice is decided once */
+    if (!idset_add(&R->seen0, r->vm.id)) return;
+    add_rec(R, 0, r);
+    R->E->pl->sum[R->si].read[0]++;
+}
+
+static void on_stream_bad(void *ctx, const char *id, const char *reason) {
+    StreamCtx *sc = ctx;
+    on_bad(sc->R, id, reason);
+}
+
+/* The connector is done with a page: enough records make a batch. */
+static void on_stream_page(void *ctx) {
+    StreamCtx *sc = ctx;
+    uint32_t batch = sc->R->E->o->stream_batch ? sc->R->E->o->stream_batch : STREAM_BATCH;
+    if (sc->failed || sc->R->n[0] < batch) return;
+    if (stream_batch(sc->R, sc->err) != 0) sc->failed = 1;
+}
+
+/* A streamed sync (can_stream) once the right side is read: the left
+ * records read apart (queued, flagged) make the first batch, the left
+ * side's changes the next ones, page by page; then the right side's
+ * changes are decided with what the batches left on them. */
+static int stream_sync(SyncRun *R, const char *cur0, int64_t dflt, Buf *err) {
+    Engine *E = R->E;
+    R->nread1 = R->n[1];
+    for (uint32_t i = 0; i < R->nread1; i++) {
+        Rec *y = R->recs[1][i];
+        int lr = find_link(E, R->name, 1, y->id, &R->a, &y->link);
+        if (lr < 0) { buf_puts(err, store_error(E->st)); return -1; }
+        y->linked = lr == 1;
+        y->key = key_of(R, y);
+        if (y->key && !symtab_get(&R->bykey[1], y->key)) symtab_put(&R->bykey[1], y->key, y);
+    }
+    for (uint32_t i = 0; i < R->n[0]; i++) idset_add(&R->seen0, R->recs[0][i]->id);
+    if (R->n[0] && stream_batch(R, err) != 0) return -1;
+    arena_init(&R->page);
+    R->side_a[0] = &R->page;
+    symtab_init(&R->byid[0], &R->page);
+    symtab_init(&R->bykey[0], &R->page);
+    StreamCtx sc = {R, err, 0};
+    RecordSink sink = {&sc, on_stream, on_stream_bad, on_stream_page};
+    int rc = read_side(R, 0, cur0, dflt, &sink, err);
+    if (rc == 0 && !sc.failed && R->n[0] && stream_batch(R, err) != 0) sc.failed = 1;
+    /* back to holding records: the right side's partners on the left */
+    R->side_a[0] = &R->a;
+    symtab_init(&R->byid[0], &R->a);
+    symtab_init(&R->bykey[0], &R->a);
+    R->recs[0] = NULL;
+    R->n[0] = R->cap[0] = 0;
+    if (rc != 0 || sc.failed) return -1;
+    /* Every left change was decided and dropped: a linked partner is
+     * fetched again; one by key only where no left record had the key
+     * (Rec.kx) and the left was not read whole. */
+    int whole0 = R->whole[0];
+    IdList need = {0}, keys = {0};
+    for (uint32_t i = 0; i < R->nread1; i++) {
+        Rec *y = R->recs[1][i];
+        if (y->done) continue;
+        if (y->linked) {
+            const char *pid = y->link.rid[0];
+            if (pid && *pid) ids_add(&R->a, &need, pid);
+        } else if (y->key && !y->r->deleted && !whole0) {
+            Rec *first = symtab_get(&R->bykey[1], y->key);
+            if (!first || !first->kx) ids_add(&R->a, &keys, y->key);
+        }
+    }
+    R->whole[0] = 0;
+    if (fetch(R, 0, &need, err) != 0 || find_keys(R, 0, &keys, err) != 0) return -1;
+    for (uint32_t i = 0; i < R->n[0]; i++) {
+        Rec *x = R->recs[0][i];
+        int lr = find_link(E, R->name, 0, x->id, &R->a, &x->link);
+        if (lr < 0) { buf_puts(err, store_error(E->st)); return -1; }
+        x->linked = lr == 1;
+        x->key = key_of(R, x);
+        if (x->key && !symtab_get(&R->bykey[0], x->key)) symtab_put(&R->bykey[0], x->key, x);
+    }
+    for (uint32_t i = 0; i < R->nread1; i++) decide_one(R, R->recs[1][i], err);
+    return 0;
+}
+
 static int run_sync(Engine *E, uint32_t si, Buf *err) {
     const Program *p = E->p;
     const PSync *s = &p->syncs[si];
@@ -1483,6 +1876,10 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     R.first_change = E->pl->nchanges;
     int rc = -1;
     int initial = s->initial >= 0 ? s->initial : p->initial;
+    R.t = R.side_a[0] = R.side_a[1] = &R.a;
+    R.streaming = can_stream(&R);
+    const char *cur0 = NULL;
+    int64_t dflt = 0;
 
     /* 1. What changed since the cursors (everything on an initial sync,
      * nothing older than the first run without one: B30). */
@@ -1492,7 +1889,13 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
             buf_puts(err, store_error(E->st));
             goto out;
         }
-        if (read_side(&R, k, cur, initial ? INT64_MIN : ss.first_run ? ss.first_run : E->o->now, err) != 0) goto out;
+        dflt = initial ? INT64_MIN : ss.first_run ? ss.first_run : E->o->now;
+        /* a streamed side is read last, page by page (stream_sync) */
+        if (k == 0 && R.streaming) {
+            cur0 = cur;
+            continue;
+        }
+        if (read_side(&R, k, cur, dflt, NULL, err) != 0) goto out;
     }
     /* Records queued by earlier runs (waiting, failed creates: B13) come
      * again, changed or not. */
@@ -1505,7 +1908,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         for (int k = 0; k < 2; k++)
             if (qc.ids[k].n) {
                 R.side_reading = k;
-                RecordSink sink = {&R, on_record, on_bad};
+                RecordSink sink = {&R, on_record, on_bad, NULL};
                 R.src[k]->cx.a = &R.a;
                 if (R.src[k]->ops->get(R.src[k], s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) goto out;
             }
@@ -1518,7 +1921,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         IdList tags = {0};
         if (flag_tags(&R, k, &tags) == 0 || !R.src[k]->ops->tagged) continue;
         uint32_t before = R.n[k];
-        RecordSink sink = {&R, on_record, on_bad};
+        RecordSink sink = {&R, on_record, on_bad, NULL};
         R.side_reading = k;
         R.fetching = 1;
         R.src[k]->cx.a = &R.a;
@@ -1561,6 +1964,11 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         }
     }
 
+    if (R.streaming) {
+        if (stream_sync(&R, cur0, dflt, err) != 0) goto out;
+        goto decided;
+    }
+
     /* 2. Links and keys of what was read. */
     uint32_t nread[2] = {R.n[0], R.n[1]};
     IdList need[2] = {{0}, {0}}, keys[2] = {{0}, {0}};
@@ -1584,7 +1992,11 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
                 ids_add(&R.a, &keys[o], x->key);
             }
         }
+    /* A side read whole has every record there is: a partner not among
+     * them does not exist, and asking its system again (a query per key,
+     * or a second read of everything) would find nothing more. */
     for (int k = 0; k < 2; k++) {
+        if (R.whole[k]) continue;
         if (fetch(&R, k, &need[k], err) != 0) goto out;
         if (find_keys(&R, k, &keys[k], err) != 0) goto out;
     }
@@ -1601,124 +2013,9 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
 
     /* 3. Decide, record by record, in the order they were read. */
     for (int k = 0; k < 2; k++)
-        for (uint32_t i = 0; i < nread[k]; i++) {
-            Rec *x = R.recs[k][i];
-            if (x->done) continue;
-            int o = 1 - k;
-            Rec *y = NULL;
-            if (x->linked && x->link.rid[o]) y = symtab_get(&R.byid[o], x->link.rid[o]);
-            /* deletes of linked records (B18, B20) */
-            if (x->r->deleted) {
-                if (x->linked) decide_delete(&R, x, y);
-                x->done = 1;
-                continue;
-            }
-            /* a list sync syncs the list's members only */
-            if (s->side[k].list && !x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
-                x->done = 1;
-                continue;
-            }
-            /* B21: a linked contact no longer on the sync's list (this
-             * record, or the partner of a record that changed) */
-            if (s->side[k].list && x->linked && !on_list(x->r, str(p, s->side[k].list - 1))) {
-                decide_removed(&R, x, y);
-                continue;
-            }
-            if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) {
-                y->linked = 1;
-                y->link = x->link;
-                decide_removed(&R, y, x);
-                continue;
-            }
-            /* B17: a converted lead hands its link to the new contact */
-            const char *nid = NULL;
-            if (is_converted(&R, x, &nid)) {
-                if (!nid) nid = find_converted(&R, x, err);
-                if (x->linked) decide_convert(&R, x, y, nid);
-                x->done = 1;
-                continue;
-            }
-            if (!is_selected(&R, x)) {
-                x->done = 1;
-                /* B27: a record flagged to sync that does not qualify */
-                if (s->track_status[0] == k) {
-                    uint16_t f = (uint16_t)s->track_status[1];
-                    Value cur = f < x->r->vm.nf ? x->r->fields[f] : v_null();
-                    if (value_equal(cur, v_str(ST_WAITING, strlen(ST_WAITING)))) {
-                        Unit u;
-                        unit_init(&u, k ? NULL : x, k ? x : NULL);
-                        Outcome *oc = outcome(&R, OUT_SKIP, k);
-                        oc->id[k] = x->id;
-                        oc->reason = ST_CRITERIA;
-                        track(&R, &u, k, ST_CRITERIA, 0);
-                        close_outcome(&R, oc);
-                        note(&R, NOTE_SKIP, x, k, "did not meet sync criteria", UINT32_MAX);
-                    }
-                }
-                continue;
-            }
-            if (x->linked) {
-                if (x->link.deleted[o]) {
-                    /* B19: the partner was deleted; edited here since */
-                    Entry re = o ? EP_RESURRECT_R : EP_RESURRECT_L;
-                    Value v = v_bool(0);
-                    if (s->entry[re] != NO_ENTRY) {
-                        vm_next_record(E->vm);
-                        vm(&R, k ? NULL : x, k ? x : NULL, NULL, re, &v);
-                    }
-                    if (truthy(v)) {
-                        uint32_t rpc = vm_last_pc(E->vm);
-                        decide_create(&R, x, 1, x->link.id);
-                        note(&R, NOTE_INFO, x, k, "its partner was deleted; edited since, so it is created again", rpc);
-                    }
-                    else {
-                        note(&R, NOTE_INFO, x, k, "its partner was deleted; not re-created",
-                             s->entry[re] != NO_ENTRY ? vm_last_pc(E->vm) : UINT32_MAX);
-                        x->done = 1;
-                    }
-                    continue;
-                }
-                if (!y) {
-                    /* the partner is gone from its system without a delete we saw */
-                    note(&R, NOTE_INFO, x, k, "its partner no longer exists", UINT32_MAX);
-                    x->done = 1;
-                    continue;
-                }
-                if (y->r->deleted) {
-                    y->linked = 1;
-                    y->link = x->link;
-                    decide_delete(&R, y, x);
-                    continue;
-                }
-                decide_pair(&R, x, y, x->link.id > 0 ? x->link.id : 0);
-                continue;
-            }
-            /* Already synced with the same system by another sync (a
-             * contact that is a lead there, or a contact): its partner
-             * exists; this sync leaves it alone. */
-            if (linked_elsewhere(&R, x, err) != 0) {
-                x->done = 1;
-                continue;
-            }
-            /* not linked: pair by key (B03), else create (B01) */
-            y = x->key ? symtab_get(&R.bykey[o], x->key) : NULL;
-            if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
-            if (y && !y->done && !y->linked && !y->r->deleted) {
-                decide_pair(&R, x, y, 0);
-                continue;
-            }
-            if (y && y->linked) {
-                Buf b;
-                buf_init(&b);
-                buf_printf(&b, "%s %s has the same match key and is linked to another record", R.src[o]->name, y->id);
-                note(&R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
-                buf_free(&b);
-                x->done = 1;
-                continue;
-            }
-            decide_create(&R, x, 0, 0);
-        }
+        for (uint32_t i = 0; i < nread[k]; i++) decide_one(&R, R.recs[k][i], err);
 
+decided:
     if (decide_accounts(&R, err) != 0) goto out;
     if (E->o->apply) {
         if (apply_sync(&R, err) != 0) goto out;
@@ -1726,6 +2023,9 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     rc = 0;
 out:
     arena_free(&R.a);
+    arena_free(&R.page);
+    free(R.seen0.text);
+    free(R.seen0.slot);
     return rc;
 }
 
@@ -1754,6 +2054,7 @@ static int settle(void *ctx, const Intent *in) {
             R.s = s;
             R.name = in->sync;
             arena_init(&R.a);
+            R.t = R.side_a[0] = R.side_a[1] = &R.a;
             for (int k = 0; k < 2; k++) {
                 symtab_init(&R.byid[k], &R.a);
                 symtab_init(&R.bykey[k], &R.a);

@@ -27,6 +27,10 @@ typedef struct EngineOptions {
     int crash_after_send;
     /* As if the rule file said `paused` (B29): tests switch it per run. */
     int pause_all;
+    /* Left records decided per batch in a streamed sync; 0: the default
+     * (2,000).  The tests run every case again at 1, so that a decision
+     * that needs another left record than its own is caught. */
+    uint32_t stream_batch;
 } EngineOptions;
 
 /* What a run did, beyond the plan. */

@@ -8,6 +8,7 @@
 void plan_init(Plan *pl, const Program *p, int64_t now) {
     memset(pl, 0, sizeof *pl);
     arena_init(&pl->a);
+    arena_init(&pl->ca);
     pl->p = p;
     pl->now = now;
     pl->sum = arena_alloc(&pl->a, (p->nsyncs ? p->nsyncs : 1) * sizeof *pl->sum);
@@ -17,6 +18,7 @@ void plan_free(Plan *pl) {
     free(pl->changes);
     free(pl->notes);
     arena_free(&pl->a);
+    arena_free(&pl->ca);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -69,25 +71,37 @@ Value plan_keep(Plan *pl, Value v) {
 
 const char *plan_str(Plan *pl, const char *s) { return s ? arena_strdup(&pl->a, s) : NULL; }
 
+Value plan_ckeep(Plan *pl, Value v) {
+    if (v.t == VT_STR) v.u.s = arena_strndup(&pl->ca, v.u.s, v.len);
+    return v;
+}
+
+const char *plan_cstr(Plan *pl, const char *s) { return s ? arena_strdup(&pl->ca, s) : NULL; }
+
 void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, uint32_t pc) {
     /* A later set of the same field wins (a handler's `set` after a map). */
     for (uint32_t i = 0; i < c->nsets; i++)
         if (c->sets[i].field == field) {
-            c->sets[i].after = plan_keep(pl, after);
+            c->sets[i].after = plan_ckeep(pl, after);
             c->sets[i].pc = pc;
             return;
         }
-    FieldSet *v = arena_alloc(&pl->a, (c->nsets + 1) * sizeof *v);
-    if (c->nsets) memcpy(v, c->sets, c->nsets * sizeof *v);
-    v[c->nsets].field = field;
-    v[c->nsets].before = plan_keep(pl, before);
-    v[c->nsets].after = plan_keep(pl, after);
-    v[c->nsets].pc = pc;
-    c->sets = v;
-    c->nsets++;
+    /* doubling: a copy per field would leave n^2/2 dead sets a change */
+    if (c->nsets == c->capsets) {
+        uint32_t cap = c->capsets ? c->capsets * 2 : 8;
+        FieldSet *v = arena_alloc(&pl->ca, cap * sizeof *v);
+        if (c->nsets) memcpy(v, c->sets, c->nsets * sizeof *v);
+        c->sets = v;
+        c->capsets = cap;
+    }
+    FieldSet *v = &c->sets[c->nsets++];
+    v->field = field;
+    v->before = plan_ckeep(pl, before);
+    v->after = plan_ckeep(pl, after);
+    v->pc = pc;
 }
 
-int64_t plan_pending(const Plan *pl) { return pl->nchanges; }
+int64_t plan_pending(const Plan *pl) { return pl->flushed + pl->nchanges; }
 
 const char *plan_action_name(ChangeKind k) {
     static const char *const names[] = {"create", "update", "delete", "tag", "untag", "list add", "list remove", "automation"};
@@ -365,76 +379,98 @@ static void json_change(const Plan *pl, const uint32_t *chain, uint32_t i, Buf *
     buf_putc(out, '}');
 }
 
-static void json_to(const Plan *pl, Buf *out, FILE *f) {
-    const Program *p = pl->p;
-    uint32_t *chain = action_chains(pl);
+/* A plan in JSON, in pieces: the head, then per sync its opening, its
+ * changes (perhaps in several flushes: plan_flush), and its closing with
+ * the notes, the counts read and the summary; then the tail. */
+static void json_head(const Plan *pl, Buf *out) {
     buf_puts(out, "{\"format\": 1, \"now\": ");
     jtime(pl->now, out);
     buf_puts(out, ", \"syncs\": [");
-    int64_t tot[8] = {0};
-    for (uint32_t si = 0; si < p->nsyncs; si++) {
-        const PSync *s = &p->syncs[si];
-        const SyncSummary *sm = &pl->sum[si];
-        buf_puts(out, si ? ",\n  {\"sync\": " : "\n  {\"sync\": ");
-        jstr(out, program_str(p, s->name));
-        buf_printf(out, ", \"ran\": %s, \"why_not\": ", sm->ran ? "true" : "false");
-        jstr(out, sm->ran ? NULL : sm->why_not);
-        buf_puts(out, ", \"read\": {");
-        for (int k = 0; k < 2; k++) {
-            if (k) buf_puts(out, ", ");
-            jstr(out, program_str(p, s->side[k].source));
-            buf_printf(out, ": %lld", (long long)sm->read[k]);
-        }
-        buf_puts(out, "},\n   \"changes\": [");
-        int first = 1;
-        for (uint32_t i = 0; i < pl->nchanges; i++) {
-            const Change *c = &pl->changes[i];
-            if (c->sync != si || c->created >= 0) continue;
-            buf_puts(out, first ? "\n    " : ",\n    ");
-            first = 0;
-            json_change(pl, chain, i, out);
-            spill(out, f);
-        }
-        buf_puts(out, "],\n   \"notes\": [");
-        first = 1;
-        for (uint32_t i = 0; i < pl->nnotes; i++) {
-            const Note *n = &pl->notes[i];
-            if (n->sync != si) continue;
-            buf_puts(out, first ? "\n    {\"kind\": " : ",\n    {\"kind\": ");
-            first = 0;
-            jstr(out, note_names[n->kind]);
-            buf_puts(out, ", \"source\": ");
-            jstr(out, program_str(p, s->side[n->side].source));
-            buf_puts(out, ", \"object\": ");
-            jstr(out, program_str(p, p->objects[n->object].name));
-            buf_puts(out, ", \"id\": ");
-            jstr(out, n->id);
-            buf_puts(out, ", \"key\": ");
-            jstr(out, n->key);
-            buf_puts(out, ", \"reason\": ");
-            jstr(out, n->reason);
-            buf_puts(out, ", \"rule\": ");
-            jrule(p, n->pc, out);
-            if (n->kind == NOTE_CONFLICT) {
-                buf_puts(out, ", \"map\": ");
-                jstr(out, program_str(p, p->maps[n->map].key));
-                buf_puts(out, ", \"values\": {");
-                for (int k = 0; k < 2; k++) {
-                    if (k) buf_puts(out, ", ");
-                    jstr(out, program_str(p, s->side[k].source));
-                    buf_puts(out, ": ");
-                    value_json(n->value[k], out);
-                }
-                buf_putc(out, '}');
+}
+
+static void json_open(const Plan *pl, uint32_t si, Buf *out) {
+    const Program *p = pl->p;
+    const SyncSummary *sm = &pl->sum[si];
+    buf_puts(out, si ? ",\n  {\"sync\": " : "\n  {\"sync\": ");
+    jstr(out, program_str(p, p->syncs[si].name));
+    buf_printf(out, ", \"ran\": %s, \"why_not\": ", sm->ran ? "true" : "false");
+    jstr(out, sm->ran ? NULL : sm->why_not);
+    buf_puts(out, ",\n   \"changes\": [");
+}
+
+/* The changes of sync si now in the plan; *first: none written yet. */
+static void json_changes(const Plan *pl, uint32_t si, int *first, Buf *out, FILE *f) {
+    uint32_t *chain = action_chains(pl);
+    for (uint32_t i = 0; i < pl->nchanges; i++) {
+        const Change *c = &pl->changes[i];
+        if (c->sync != si || c->created >= 0) continue;
+        buf_puts(out, *first ? "\n    " : ",\n    ");
+        *first = 0;
+        json_change(pl, chain, i, out);
+        spill(out, f);
+    }
+    free(chain);
+}
+
+static void json_close(const Plan *pl, uint32_t si, Buf *out, FILE *f) {
+    const Program *p = pl->p;
+    const PSync *s = &p->syncs[si];
+    const SyncSummary *sm = &pl->sum[si];
+    buf_puts(out, "],\n   \"notes\": [");
+    int first = 1;
+    for (uint32_t i = 0; i < pl->nnotes; i++) {
+        const Note *n = &pl->notes[i];
+        if (n->sync != si) continue;
+        buf_puts(out, first ? "\n    {\"kind\": " : ",\n    {\"kind\": ");
+        first = 0;
+        jstr(out, note_names[n->kind]);
+        buf_puts(out, ", \"source\": ");
+        jstr(out, program_str(p, s->side[n->side].source));
+        buf_puts(out, ", \"object\": ");
+        jstr(out, program_str(p, p->objects[n->object].name));
+        buf_puts(out, ", \"id\": ");
+        jstr(out, n->id);
+        buf_puts(out, ", \"key\": ");
+        jstr(out, n->key);
+        buf_puts(out, ", \"reason\": ");
+        jstr(out, n->reason);
+        buf_puts(out, ", \"rule\": ");
+        jrule(p, n->pc, out);
+        if (n->kind == NOTE_CONFLICT) {
+            buf_puts(out, ", \"map\": ");
+            jstr(out, program_str(p, p->maps[n->map].key));
+            buf_puts(out, ", \"values\": {");
+            for (int k = 0; k < 2; k++) {
+                if (k) buf_puts(out, ", ");
+                jstr(out, program_str(p, s->side[k].source));
+                buf_puts(out, ": ");
+                value_json(n->value[k], out);
             }
             buf_putc(out, '}');
-            spill(out, f);
         }
-        buf_printf(out,
-                   "],\n   \"summary\": {\"creates\": %lld, \"updates\": %lld, \"deletes\": %lld, \"actions\": %lld, "
-                   "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}",
-                   (long long)sm->creates, (long long)sm->updates, (long long)sm->deletes, (long long)sm->actions,
-                   (long long)sm->skipped, (long long)sm->conflicts, (long long)sm->waiting, (long long)sm->errors);
+        buf_putc(out, '}');
+        spill(out, f);
+    }
+    /* the counts read come after the changes: a streamed plan writes its
+     * changes before the sync has read everything */
+    buf_puts(out, "],\n   \"read\": {");
+    for (int k = 0; k < 2; k++) {
+        if (k) buf_puts(out, ", ");
+        jstr(out, program_str(p, s->side[k].source));
+        buf_printf(out, ": %lld", (long long)sm->read[k]);
+    }
+    buf_printf(out,
+               "},\n   \"summary\": {\"creates\": %lld, \"updates\": %lld, \"deletes\": %lld, \"actions\": %lld, "
+               "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}",
+               (long long)sm->creates, (long long)sm->updates, (long long)sm->deletes, (long long)sm->actions,
+               (long long)sm->skipped, (long long)sm->conflicts, (long long)sm->waiting, (long long)sm->errors);
+    spill(out, f);
+}
+
+static void json_tail(const Plan *pl, Buf *out) {
+    int64_t tot[8] = {0};
+    for (uint32_t si = 0; si < pl->p->nsyncs; si++) {
+        const SyncSummary *sm = &pl->sum[si];
         tot[0] += sm->creates; tot[1] += sm->updates; tot[2] += sm->deletes; tot[3] += sm->actions;
         tot[4] += sm->skipped; tot[5] += sm->conflicts; tot[6] += sm->waiting; tot[7] += sm->errors;
     }
@@ -443,8 +479,38 @@ static void json_to(const Plan *pl, Buf *out, FILE *f) {
                "\"skipped\": %lld, \"conflicts\": %lld, \"waiting\": %lld, \"errors\": %lld}}\n",
                (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], (long long)tot[4],
                (long long)tot[5], (long long)tot[6], (long long)tot[7]);
-    free(chain);
+}
+
+/* Writes what is not written yet, up to sync `upto` (exclusive) whole and,
+ * when `upto` is a sync, its changes so far; the tail when upto is nsyncs
+ * and tail is set. */
+static void json_upto(Plan *pl, uint32_t upto, int tail, Buf *out, FILE *f) {
+    if (!pl->started) {
+        json_head(pl, out);
+        pl->started = 1;
+    }
+    for (; pl->printed < pl->p->nsyncs && pl->printed <= upto; ) {
+        uint32_t si = pl->printed;
+        if (!pl->open) {
+            json_open(pl, si, out);
+            pl->open = 1;
+            pl->first = 1;
+        }
+        json_changes(pl, si, &pl->first, out, f);
+        if (si == upto) break;
+        json_close(pl, si, out, f);
+        pl->open = 0;
+        pl->printed++;
+    }
+    if (tail) json_tail(pl, out);
     spill(out, f);
+}
+
+static void json_to(const Plan *pl, Buf *out, FILE *f) {
+    Plan copy = *pl; /* the printing state only: nothing is dropped */
+    copy.started = copy.open = 0;
+    copy.printed = 0;
+    json_upto(&copy, pl->p->nsyncs, 1, out, f);
 }
 
 void plan_json(const Plan *pl, Buf *out) { json_to(pl, out, NULL); }
@@ -452,6 +518,20 @@ void plan_json(const Plan *pl, Buf *out) { json_to(pl, out, NULL); }
 void plan_json_file(const Plan *pl, FILE *f) {
     Buf b;
     buf_init(&b);
-    json_to(pl, &b, f);
+    if (pl->stream) json_upto((Plan *)pl, pl->p->nsyncs, 1, &b, pl->stream);
+    else json_to(pl, &b, f);
     buf_free(&b);
+}
+
+void plan_stream(Plan *pl, FILE *f) { pl->stream = f; }
+
+void plan_flush(Plan *pl, uint32_t sync) {
+    if (!pl->stream) return;
+    Buf b;
+    buf_init(&b);
+    json_upto(pl, sync, 0, &b, pl->stream);
+    buf_free(&b);
+    pl->flushed += pl->nchanges;
+    pl->nchanges = 0;
+    arena_reset(&pl->ca);
 }

@@ -48,7 +48,7 @@ typedef struct Change {
     const char *from;      /* the record on the other side behind it, or NULL */
     const char *key;       /* the pair's match key, or NULL */
     FieldSet *sets;        /* create and update: the fields written */
-    uint32_t nsets;
+    uint32_t nsets, capsets;
     const char *name;      /* tag, list or automation */
     const char *ref;       /* untag: the system's id of the tagging, where it has one */
     uint32_t pc;           /* the rule behind it */
@@ -85,7 +85,8 @@ typedef struct SyncSummary {
 } SyncSummary;
 
 typedef struct Plan {
-    Arena a;
+    Arena a;               /* notes, summaries: what outlives a flush */
+    Arena ca;              /* the changes' contents (plan_cstr, plan_ckeep): dropped by a flush */
     const Program *p;
     Change *changes;
     uint32_t nchanges, capchanges;
@@ -93,6 +94,12 @@ typedef struct Plan {
     uint32_t nnotes, capnotes;
     SyncSummary *sum;      /* per sync */
     int64_t now;
+    /* A streamed plan (plan_stream) writes changes out as the engine
+     * finishes each batch and drops them; notes stay to the sync's end. */
+    FILE *stream;
+    int64_t flushed;       /* changes written out and dropped */
+    uint32_t printed;      /* syncs written out whole */
+    int started, open, first; /* the JSON's head is out; sync `printed` is open; none of its changes yet */
 } Plan;
 
 void plan_init(Plan *pl, const Program *p, int64_t now);
@@ -105,6 +112,9 @@ void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, ui
 /* A value copied into the plan's arena (text from a record batch outlives it). */
 Value plan_keep(Plan *pl, Value v);
 const char *plan_str(Plan *pl, const char *s);
+/* The same for a change's contents, which a flush drops. */
+Value plan_ckeep(Plan *pl, Value v);
+const char *plan_cstr(Plan *pl, const char *s);
 
 /* Counts over the whole plan. */
 int64_t plan_pending(const Plan *pl);
@@ -115,6 +125,13 @@ void plan_json(const Plan *pl, Buf *out);
 /* The same, written to f as they are made (a large plan is never held whole as text). */
 void plan_text_file(const Plan *pl, FILE *f);
 void plan_json_file(const Plan *pl, FILE *f);
+/* Streams the JSON form to f: plan_flush(pl, sync) writes the changes made
+ * so far (all of syncs before `sync`, whole) and drops them, so a plan of a
+ * million changes is never held; plan_json_file then writes the rest.
+ * Changes of a sync whose actions refer to one another (Change.created)
+ * must be flushed together. */
+void plan_stream(Plan *pl, FILE *f);
+void plan_flush(Plan *pl, uint32_t sync);
 
 /* "file:line" of an instruction's rule. */
 void plan_rule(const Program *p, uint32_t pc, Buf *out);

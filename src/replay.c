@@ -248,8 +248,10 @@ typedef struct Scan {
     int64_t newest;
     uint32_t gen;          /* this scan's number (Effect.seen) */
     Arena *dst;            /* where delivered records are copied: the caller's batch */
+    Arena own;             /* what the scan keeps across pages (the caller may drop dst's: page_end) */
     Symtab deleted;        /* id -> Deleted, from <Object>.deleted.json */
     int changes;           /* reading changes: only those up to the run's time */
+    int later;             /* records left out for being dated after it */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -270,11 +272,16 @@ static void deliver(Scan *sc, Record *rec) {
     if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
     /* Changes are read as of the run's time: one the answers date later
      * has not happened yet (so a run --at an earlier time sees the past). */
-    if (sc->changes && rec->vm.modified != INT64_MIN && rec->vm.modified > sc->r->now) return;
+    if (sc->changes && rec->vm.modified != INT64_MIN && rec->vm.modified > sc->r->now) {
+        sc->later++;
+        return;
+    }
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
     Record *keep = record_copy(sc->r->base.p, rec, sc->dst);
     sc->out->record(sc->out->ctx, keep);
+    /* the copy is all the scan put in dst: the caller may drop it at once */
+    if (sc->out->page_end) sc->out->page_end(sc->out->ctx);
 }
 
 static void on_record(void *ctx, Record *rec) {
@@ -305,9 +312,9 @@ static void on_bad(void *ctx, const char *id, const char *reason) {
 static void on_deleted(void *ctx, const char *id, int64_t when) {
     Scan *sc = ctx;
     if (!id || symtab_get(&sc->deleted, id)) return;
-    Deleted *d = arena_alloc(sc->dst, sizeof *d);
+    Deleted *d = arena_alloc(&sc->own, sizeof *d);
     d->when = when;
-    symtab_put(&sc->deleted, arena_strdup(sc->dst, id), d);
+    symtab_put(&sc->deleted, arena_strdup(&sc->own, id), d);
 }
 
 /* Deleted records the answers no longer hold: only their id and when. */
@@ -434,9 +441,13 @@ static int scan(Scan *sc, Buf *err) {
     const char *oname = obj_name(p, sc->object);
     sc->dst = r->base.cx.a;
     sc->gen = ++r->scans;
-    symtab_init(&sc->deleted, sc->dst);
-    if (read_deleted(sc, oname, err) != 0) return -1;
-    RecordSink mid = {sc, on_record, on_bad};
+    arena_init(&sc->own);
+    symtab_init(&sc->deleted, &sc->own);
+    if (read_deleted(sc, oname, err) != 0) {
+        arena_free(&sc->own);
+        return -1;
+    }
+    RecordSink mid = {sc, on_record, on_bad, NULL};
     char **files;
     int nf, rc = 0;
     answer_files(r, oname, &files, &nf, err);
@@ -480,7 +491,10 @@ static int scan(Scan *sc, Buf *err) {
     arena_free(&page);
     for (int i = 0; i < nf; i++) free(files[i]);
     free(files);
-    if (rc != 0) return -1;
+    if (rc != 0) {
+        arena_free(&sc->own);
+        return -1;
+    }
     Arena rest;
     arena_init(&rest);
     r->base.cx.a = &rest;
@@ -495,6 +509,7 @@ static int scan(Scan *sc, Buf *err) {
     }
     r->base.cx.a = sc->dst;
     arena_free(&rest);
+    arena_free(&sc->own);
     return 0;
 }
 
@@ -510,6 +525,8 @@ static int replay_changed(Connector *s, uint32_t object, ChangeCursor *cur, Reco
     sc.changes = 1;
     int rc = scan(&sc, err);
     if (newest) *newest = sc.newest;
+    /* get and find see the records dated after the run too */
+    cur->whole = rc == 0 && since == INT64_MIN && !sc.later;
     return rc;
 }
 

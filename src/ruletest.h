@@ -19,6 +19,7 @@ typedef struct RuleTestOptions {
     int update;            /* rewrite expected sections with what the runs made */
     int color;
     int keep;              /* keep each case's directory (state, replay, outbox) and name it */
+    unsigned stream_batch; /* EngineOptions.stream_batch */
 } RuleTestOptions;
 
 /* Runs a .test file, or every .test file under a directory, printing

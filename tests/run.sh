@@ -32,6 +32,9 @@ suite() { # NAME CMD...
 suite "unit" "$BUILD/unit-tests"
 suite "check, fmt and parse cases" "$BUILD/test-runner" --stdlib stdlib tests/check tests/tree tests/fmt tests/parse tests/code tests/vm
 suite "rule test cases (tandem test)" "$BUILD/tandem" test tests/engine tests/behaviours
+# again with every left record decided on its own (docs/performance.md):
+# a streamed decision must not depend on the other records of its page
+suite "rule test cases, one record a batch" env TANDEM_STREAM_BATCH=1 "$BUILD/tandem" test tests/engine tests/behaviours
 suite "shipped files keep their meaning in fmt" "$BUILD/test-runner" --stdlib stdlib --shipped rules stdlib
 suite "shipped rule files check clean" sh -c '
     p=0; f=0

@@ -93,6 +93,7 @@ static int ac_list(Ac *A, uint32_t object, const char *query, LiveSink *ls, Buf 
         cJSON_Delete(a);
         buf_free(&next);
         if (rc) return -1;
+        live_page_end(ls);
         if (rows < AC_PAGE || ls->older) return 0;
         offset += rows;
     }
@@ -120,6 +121,8 @@ static int ac_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSi
     }
     int rc = ac_list(A, object, q.n ? buf_str(&q) : NULL, &ls, err);
     if (rc == 0 && ls.newest != INT64_MIN && ls.newest > *newest) *newest = ls.newest;
+    /* find lists the same endpoint with an e-mail filter */
+    cur->whole = rc == 0 && since == INT64_MIN;
     live_sink_free(&ls);
     buf_free(&q);
     return rc;

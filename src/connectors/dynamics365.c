@@ -260,6 +260,7 @@ static int d365_query(D365 *S, uint32_t object, const char *from, const char *fi
             }
         }
         cJSON_Delete(a);
+        if (rc == 0) live_page_end(ls);
         if (rc || !next.n) break;
         rc = d365_next(S, buf_str(&next), &url, what, err);
     }
@@ -310,6 +311,7 @@ static int d365_changed(Connector *c, uint32_t object, ChangeCursor *cur, Record
     }
     if (rc != 0) buf_puts(err, buf_str(&why));
     if (rc == 0 && ls.newest != INT64_MIN && ls.newest > cur->newest) cur->newest = ls.newest;
+    cur->whole = rc == 0 && cur->since == INT64_MIN && !cur->token;
     live_sink_free(&ls);
     buf_free(&why);
     return rc ? -1 : 0;

@@ -366,7 +366,7 @@ static void row_bad(void *ctx, const char *id, const char *reason) {
 static int find_rows(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf *err) {
     Find *f = ctx;
     Connector *c = &S->L.base;
-    RecordSink rows = {f, row_record, row_bad};
+    RecordSink rows = {f, row_record, row_bad, NULL};
     Buf next, why;
     buf_init(&next);
     buf_init(&why);
@@ -464,7 +464,7 @@ static int gr_tagged(Connector *c, uint32_t object, const char *const *tags, uin
     if (!any) return 0;   /* no contact can carry a tag the account does not have */
     LiveSink ls;
     live_sink_init(&ls, &S->L, sink);
-    TagSink ts = {{NULL, tag_record, tag_bad}, &ls.sink, tags, n};
+    TagSink ts = {{NULL, tag_record, tag_bad, NULL}, &ls.sink, tags, n};
     ts.sink.ctx = &ts;
     int rc = gr_contacts(S, object, "", fetch_rows, &ts.sink, err);
     live_sink_free(&ls);

@@ -430,6 +430,10 @@ static void sink_bad(void *ctx, const char *id, const char *reason) {
     s->out->bad(s->out->ctx, id, reason);
 }
 
+void live_page_end(LiveSink *s) {
+    if (s->out->page_end) s->out->page_end(s->out->ctx);
+}
+
 void live_sink_init(LiveSink *s, Live *L, RecordSink *out) {
     memset(s, 0, sizeof *s);
     s->sink.ctx = s;

@@ -116,6 +116,9 @@ typedef struct LiveSink {
 
 void live_sink_init(LiveSink *s, Live *L, RecordSink *out);
 void live_sink_free(LiveSink *s);
+/* A page read and decoded: tells the engine it may drop what the page's
+ * records took (RecordSink.page_end).  Called after the page's last use. */
+void live_page_end(LiveSink *s);
 /* Keep only records whose field (after key) is one of values[0..n). */
 void live_sink_filter(LiveSink *s, Arena *a, Symtab *want, int field, const char *const *values, uint32_t n,
                       ConnectorKeyFn key, void *kctx);

@@ -129,6 +129,7 @@ static int sf_query(Sf *S, uint32_t object, const char *endpoint, const char *so
             rc = -1;
         }
         cJSON_Delete(a);
+        if (rc == 0) live_page_end(ls);
         if (rc || !next.n) break;
         /* nextRecordsUrl is a path on the instance */
         buf_reset(&url);
@@ -159,6 +160,8 @@ static int sf_changed(Connector *c, uint32_t object, ChangeCursor *cur, RecordSi
      * first read has no use for */
     int rc = sf_query(S, object, since == INT64_MIN ? "query" : "queryAll", buf_str(&q), &ls, err);
     if (rc == 0 && ls.newest != INT64_MIN && ls.newest > *newest) *newest = ls.newest;
+    /* find and get query the same rows (not the deleted) */
+    cur->whole = rc == 0 && since == INT64_MIN;
     live_sink_free(&ls);
     buf_free(&q);
     return rc;

@@ -485,11 +485,6 @@ def injection(tmp):
     value is a literal by construction.)"""
     seed = gr_seed(0)
     evil = "z' OR Email != 'q@example.org"
-    for i, email in enumerate(["o'hara@example.org", evil]):
-        seed["getresponse"]["contacts"].append({
-            "contactId": "q%d" % i, "email": email, "name": "Quote Person%d" % i,
-            "campaign": {"campaignId": "n3wS", "name": "Newsletter"}, "tags": [], "customFieldValues": [],
-            "createdOn": "2026-11-01T09:00:00+0000", "changedOn": "2026-11-01T09:00:00+0000"})
     seed["salesforce"]["Lead"] = [{"Id": "00Q000000000777AAA", "Email": "bystander@example.org", "LastName": "By",
                                    "Company": "B", "LeadSource": "Web", "Status": "Open - Not Contacted",
                                    "SystemModstamp": "2026-10-01T00:00:00.000+0000"}]
@@ -497,6 +492,14 @@ def injection(tmp):
     try:
         rules = harness.shipped_rules("getresponse-salesforce", tmp)
         state = os.path.join(tmp, "state.db")
+        # The first run reads Salesforce whole and looks nothing up; the
+        # contacts come after, so the next run asks for them by e-mail.
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        for i, email in enumerate(["o'hara@example.org", evil]):
+            emu.call("POST", "/__touch", {"system": "gr", "object": "contacts", "add": {
+                "contactId": "q%d" % i, "email": email, "name": "Quote Person%d" % i,
+                "campaign": {"campaignId": "n3wS", "name": "Newsletter"}, "tags": [], "customFieldValues": []}})
         rc, out, err = run(emu, rules, state)
         check(rc == 0, "exit %d: %s" % (rc, err))
         leads = emu.state()["salesforce"]["Lead"]
@@ -517,15 +520,19 @@ def injection_odata(tmp):
     add an `or` finds no lead but its own."""
     seed = d365_seed(0)
     evil = "x' or emailaddress1 ne 'y@example.org"
-    ac = seed["activecampaign"]
-    ac["contacts"].append({"id": "990", "email": evil, "firstName": "Evil", "lastName": "Quote", "phone": "",
-                           "cdate": "2026-10-01T09:00:00-05:00", "udate": "2026-11-02T04:30:00-05:00", "deleted": "0"})
-    ac["contactTags"] += [{"id": "9900", "contact": "990", "tag": "23"}, {"id": "9901", "contact": "990", "tag": "22"}]
     emu = harness.Emulator(seed, tmp)
     try:
         rules = harness.shipped_rules("activecampaign-dynamics365", tmp)
         state = os.path.join(tmp, "state.db")
+        # as above: Dynamics is read whole first; the contact comes after
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0, "exit %d: %s" % (rc, err))
         before = {l["leadid"]: l for l in emu.state()["dynamics365"]["leads"]}
+        emu.call("POST", "/__touch", {"system": "ac", "object": "contacts", "add": {
+            "id": "990", "email": evil, "firstName": "Evil", "lastName": "Quote", "phone": "", "deleted": "0"}})
+        for tid, tag in (("9900", "23"), ("9901", "22")):
+            emu.call("POST", "/__touch", {"system": "ac", "object": "contactTags",
+                                          "add": {"id": tid, "contact": "990", "tag": tag}})
         rc, out, err = run(emu, rules, state)
         check(rc == 0, "exit %d: %s" % (rc, err))
         leads = emu.state()["dynamics365"]["leads"]
@@ -581,8 +588,9 @@ def request_count(tmp):
         writes = [e for e in log if e["method"] in ("POST", "PATCH", "DELETE") and "oauth2" not in e["path"]]
         check(len(writes) == 5 and all(e["path"].endswith("/composite/sobjects") for e in writes),
               "%d Salesforce writes for %d leads, not 5" % (len(writes), n))
-        # one token, one read of changes, ten lookups by e-mail (100 a query)
-        check(len(log) == 5 + 1 + 1 + 10, "%d Salesforce requests in all, not 17" % len(log))
+        # one token, one read of changes, and no lookups by e-mail: a first
+        # read has every lead there is (ChangeCursor.whole)
+        check(len(log) == 5 + 1 + 1, "%d Salesforce requests in all, not 7" % len(log))
         check(len(emu.state()["salesforce"]["Lead"]) == n, "leads lost or duplicated")
         # ActiveCampaign's 5 requests a second are kept on tandem's side
         check(not [e for e in emu.log() if e["system"] == "ac" and e["status"] == 429], "ActiveCampaign answered 429")

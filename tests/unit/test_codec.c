@@ -156,7 +156,7 @@ static int page(T *t, const Codec *c, uint32_t obj, const char *text) {
     t->got.a = &t->a;
     t->next.n = 0;
     t->err.n = 0;
-    RecordSink sink = {&t->got, got_record, got_bad};
+    RecordSink sink = {&t->got, got_record, got_bad, NULL};
     int rc = c->decode_page(&t->cx, obj, j, &sink, &t->next, &t->err);
     cJSON_Delete(j);
     return rc;
@@ -1170,7 +1170,7 @@ static void scan_same(Program *p, uint32_t obj, const char *text) {
     int ra = page(&a, c, obj, text);
     memset(&b.got, 0, sizeof b.got);
     b.got.a = &b.a;
-    RecordSink sink = {&b.got, got_record, got_bad};
+    RecordSink sink = {&b.got, got_record, got_bad, NULL};
     int rb = raw ? c->scan_page(&b.cx, obj, raw, strlen(raw), &sink, &b.next, &b.err) : -1;
     CHECK(ra == rb);
     CHECK(a.got.n == b.got.n && a.got.nbad == b.got.nbad);
@@ -1220,7 +1220,7 @@ static void test_salesforce_scan(Program *p) {
         t_init(&t, p);
         memset(&t.got, 0, sizeof t.got);
         t.got.a = &t.a;
-        RecordSink sink = {&t.got, got_record, got_bad};
+        RecordSink sink = {&t.got, got_record, got_bad, NULL};
         CHECK(c->scan_page(&t.cx, lead, broken[i], strlen(broken[i]), &sink, &t.next, &t.err) == -1 && t.err.n > 0);
         t_free(&t);
     }
