@@ -1660,7 +1660,11 @@ static int can_stream(SyncRun *R) {
            s->entry[EP_ACCOUNT] == NO_ENTRY;
 }
 
-enum { STREAM_BATCH = 2000 };
+/* Left records a batch.  Where the right side was not read whole (an
+ * incremental run), each batch asks the right system for its partners, a
+ * round of requests (or, replaying, a scan of the answers); such reads are
+ * small by nature, so their batches are larger. */
+enum { STREAM_BATCH = 2000, STREAM_BATCH_LOOKUP = 20000 };
 
 /* Decides the left records now held (recs[0]), then drops them: links and
  * keys, partners on the right looked up (unless the right was read
@@ -1761,7 +1765,9 @@ static void on_stream_bad(void *ctx, const char *id, const char *reason) {
 /* The connector is done with a page: enough records make a batch. */
 static void on_stream_page(void *ctx) {
     StreamCtx *sc = ctx;
-    uint32_t batch = sc->R->E->o->stream_batch ? sc->R->E->o->stream_batch : STREAM_BATCH;
+    uint32_t batch = sc->R->E->o->stream_batch ? sc->R->E->o->stream_batch
+                     : sc->R->whole[1]          ? STREAM_BATCH
+                                                : STREAM_BATCH_LOOKUP;
     if (sc->failed || sc->R->n[0] < batch) return;
     if (stream_batch(sc->R, sc->err) != 0) sc->failed = 1;
 }
