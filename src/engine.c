@@ -1474,6 +1474,16 @@ static int linked_member(void *ctx, const Link *l) {
     return 0;
 }
 
+/* x's match key belongs to `other`, linked to another record: skipped. */
+static void key_taken(SyncRun *R, Rec *x, const char *other) {
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s %s has the same match key and is linked to another record", R->src[1 - x->side]->name, other);
+    note(R, NOTE_SKIP, x, x->side, buf_str(&b), UINT32_MAX);
+    buf_free(&b);
+    x->done = 1;
+}
+
 /* Decides one record read as a change (step 3 of a sync). */
 static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     Engine *E = R->E;
@@ -1583,12 +1593,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     if (!y && x->key && R->streaming && k == 1) {
         Rec *first = symtab_get(&R->bykey[1], x->key);
         if (first && first->kx && first->kx_linked) {
-            Buf b;
-            buf_init(&b);
-            buf_printf(&b, "%s %s has the same match key and is linked to another record", R->src[o]->name, first->kx_id);
-            note(R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
-            buf_free(&b);
-            x->done = 1;
+            key_taken(R, x, first->kx_id);
             return;
         }
     }
@@ -1598,12 +1603,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
         return;
     }
     if (y && y->linked) {
-        Buf b;
-        buf_init(&b);
-        buf_printf(&b, "%s %s has the same match key and is linked to another record", R->src[o]->name, y->id);
-        note(R, NOTE_SKIP, x, k, buf_str(&b), UINT32_MAX);
-        buf_free(&b);
-        x->done = 1;
+        key_taken(R, x, y->id);
         return;
     }
     decide_create(R, x, 0, 0);
