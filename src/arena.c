@@ -32,7 +32,8 @@ void arena_free(Arena *a) {
 }
 
 /* The blocks are kept for the next use: an arena reset per page of records
- * would otherwise hand its memory back and have it zeroed again. */
+ * would otherwise free and malloc its blocks again every page.  (So an
+ * arena that is reset keeps its peak size until freed.) */
 void arena_reset(Arena *a) {
     ArenaBlock *b = a->head;
     if (!b) return;

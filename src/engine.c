@@ -38,11 +38,6 @@ struct Rec {
     const char *key;       /* match key, NULL for none */
     Link link;
     Rec *partner;
-    /* A streamed sync: the first record of the streamed side with this
-     * record's match key was decided and dropped (kx), linked or not; its
-     * id when linked.  What that record would tell when this one is decided. */
-    uint8_t kx, kx_linked;
-    const char *kx_id;
 };
 
 enum { OUT_PAIR, OUT_CREATE, OUT_DELETED, OUT_REMOVED, OUT_CONVERT, OUT_RESURRECT, OUT_SKIP, OUT_WAIT, OUT_ERROR };
@@ -74,6 +69,7 @@ typedef struct Engine {
     ActionBuf ab;
     Arena run;             /* lives for the run: the in-memory links of a plan */
     Symtab pending;        /* "sync\x1fside\x1fid" -> other id: links this plan would make */
+    Buf kb;                /* a pending key being looked up */
     Buf err;
 } Engine;
 
@@ -97,14 +93,14 @@ typedef struct SyncRun {
     const char *name;
     Connector *src[2];
     Arena a;               /* the batch */
-    Arena *t;              /* what one decision needs for a while: a */
-    Arena *side_a[2];      /* where each side's records go: a */
+    /* Where the left side's records go, and what one decision needs for a
+     * while: `page` while a streamed sync decides its batches, else `a`. */
+    Arena *left;
     /* Streaming (docs/performance.md): the left side's changes are decided
      * page by page in `page`, which is then reset; the right side is held. */
     int streaming;
     Arena page;
-    IdSet seen0;
-    uint32_t nread1;       /* the right side's changes: recs[1][0..nread1) */
+    IdSet seen0;           /* the left ids the stream delivered */
     Rec **recs[2];
     uint32_t n[2], cap[2];
     Symtab byid[2], bykey[2];
@@ -140,21 +136,24 @@ static const char *rule_of(SyncRun *R, uint32_t pc) {
 
 /* ------------------------------------------------------------ links */
 
-static const char *pending_key(Arena *a, const char *sync, int side, const char *id) {
-    Buf b;
-    buf_init(&b);
-    buf_printf(&b, "%s\x1f%d\x1f%s", sync, side, id);
-    const char *k = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return k;
+/* "sync\x1fside\x1fid", in E->kb: looked up once a record read, so not
+ * formatted by printf nor kept. */
+static const char *pending_key(Engine *E, const char *sync, int side, const char *id) {
+    buf_reset(&E->kb);
+    buf_puts(&E->kb, sync);
+    buf_putc(&E->kb, '\x1f');
+    buf_putc(&E->kb, (char)('0' + side));
+    buf_putc(&E->kb, '\x1f');
+    buf_puts(&E->kb, id);
+    return buf_str(&E->kb);
 }
 
 /* The link of id on side of sync: the state's, or one this plan makes. */
 static int find_link(Engine *E, const char *sync, int side, const char *id, Arena *a, Link *out) {
     memset(out, 0, sizeof *out);
     int rc = store_link_find(E->st, sync, side, id, a, out);
-    if (rc != 0) return rc;
-    const char *other = symtab_get(&E->pending, pending_key(a, sync, side, id));
+    if (rc != 0 || !E->pending.n) return rc;
+    const char *other = symtab_get(&E->pending, pending_key(E, sync, side, id));
     if (!other) return 0;
     out->sync = sync;
     out->rid[side] = id;
@@ -165,8 +164,8 @@ static int find_link(Engine *E, const char *sync, int side, const char *id, Aren
 
 static void pend_link(Engine *E, const char *sync, const char *l, const char *r) {
     if (E->o->apply) return; /* a run records it for real */
-    if (l) symtab_put(&E->pending, pending_key(&E->run, sync, 0, l), (void *)(r ? arena_strdup(&E->run, r) : ""));
-    if (r) symtab_put(&E->pending, pending_key(&E->run, sync, 1, r), (void *)(l ? arena_strdup(&E->run, l) : ""));
+    if (l) symtab_put(&E->pending, arena_strdup(&E->run, pending_key(E, sync, 0, l)), (void *)(r ? arena_strdup(&E->run, r) : ""));
+    if (r) symtab_put(&E->pending, arena_strdup(&E->run, pending_key(E, sync, 1, r)), (void *)(l ? arena_strdup(&E->run, l) : ""));
 }
 
 /* Via: the id linked to id by sync `sync`. */
@@ -177,7 +176,7 @@ static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
     buf_init(&b);
     value_format(id, &b);
     Link l;
-    int rc = find_link(E, str(E->p, E->p->syncs[sync].name), from, buf_str(&b), R->t, &l);
+    int rc = find_link(E, str(E->p, E->p->syncs[sync].name), from, buf_str(&b), R->left, &l);
     buf_free(&b);
     if (rc != 1) return 0;
     const char *o = l.rid[1 - from];
@@ -189,22 +188,25 @@ static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
 
 /* ------------------------------------------------------------ the batch */
 
-static Rec *add_rec(SyncRun *R, int side, Record *r) {
-    Arena *a = R->side_a[side];
-    Rec *x = arena_alloc(a, sizeof *x);
+static Arena *side_arena(SyncRun *R, int side) { return side ? &R->a : R->left; }
+
+/* A record joins the batch (indexed by id, unless the caller dedupes:
+ * the stream).  The list itself is in `a`, so a streamed batch reuses it. */
+static Rec *add_rec(SyncRun *R, int side, Record *r, int index) {
+    Rec *x = arena_alloc(side_arena(R, side), sizeof *x);
     x->r = r;
     x->side = (uint8_t)side;
     x->changed = !R->fetching;
     x->id = r->vm.id;
     if (R->n[side] == R->cap[side]) {
         uint32_t cap = R->cap[side] ? R->cap[side] * 2 : 64;
-        Rec **v = arena_alloc(a, cap * sizeof *v);
+        Rec **v = arena_alloc(&R->a, cap * sizeof *v);
         if (R->n[side]) memcpy(v, R->recs[side], R->n[side] * sizeof *v);
         R->recs[side] = v;
         R->cap[side] = cap;
     }
     R->recs[side][R->n[side]++] = x;
-    if (x->id) symtab_put(&R->byid[side], x->id, x);
+    if (x->id && index) symtab_put(&R->byid[side], x->id, x);
     return x;
 }
 
@@ -222,7 +224,7 @@ static void on_record(void *ctx, Record *r) {
      * still comes through, to notice it left (B21). */
     (void)sd;
     Record *keep = r;
-    add_rec(R, k, keep);
+    add_rec(R, k, keep, 1);
     if (!R->fetching) R->E->pl->sum[R->si].read[k]++;
 }
 
@@ -302,7 +304,7 @@ static const char *text_in(Arena *a, Value v) {
     return s;
 }
 
-static const char *text_of(SyncRun *R, Value v) { return text_in(R->t, v); }
+static const char *text_of(SyncRun *R, Value v) { return text_in(R->left, v); }
 
 /* The match key of a record, computed by the sync's key entry: 0 when
  * the sync has none. */
@@ -316,7 +318,7 @@ static int key_value(SyncRun *R, Rec *x, Value *v) {
 
 static const char *key_of(SyncRun *R, Rec *x) {
     Value v;
-    return key_value(R, x, &v) ? text_in(R->side_a[x->side], v) : NULL;
+    return key_value(R, x, &v) ? text_in(side_arena(R, x->side), v) : NULL;
 }
 
 /* find's key function: called for every record a find looks at, so
@@ -514,8 +516,11 @@ static void stopped(SyncRun *R, const Action *a, Rec *x, int side) {
     Outcome *o = outcome(R, a->kind == ACT_SKIP ? OUT_SKIP : a->kind == ACT_WAIT ? OUT_WAIT : OUT_ERROR, side);
     o->id[side] = x ? x->id : NULL;
     o->key = x ? x->key : NULL;
-    o->reason = plan_str(R->E->pl, why);
-    o->rule = rule_of(R, a->pc);
+    /* what the state records of it (a plan records nothing) */
+    if (R->E->o->apply) {
+        o->reason = plan_str(R->E->pl, why);
+        o->rule = rule_of(R, a->pc);
+    }
     if (x) {
         Unit u;
         unit_init(&u, side ? NULL : x, side ? x : NULL);
@@ -558,14 +563,14 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
     base[0] = base[1] = NULL;
     if (link <= 0) return 0;
     Value *b[2];
-    for (int k = 0; k < 2; k++) b[k] = arena_alloc(R->t, (s->nmaps + 1) * sizeof(Value));
+    for (int k = 0; k < 2; k++) b[k] = arena_alloc(R->left, (s->nmaps + 1) * sizeof(Value));
     int any = 0;
     for (uint32_t m = 0; m < s->nmaps; m++) {
         const PMap *pm = &p->maps[s->first_map + m];
         if (pm->account != R->accounts) continue;
         for (int k = 0; k < 2; k++) {
             const char *json;
-            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, R->t, &json);
+            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, R->left, &json);
             if (rc < 0) return -1;
             if (rc == 0 || !json) continue;
             any = 1;
@@ -579,7 +584,7 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
                 type = p->fields[p->objects[obj].first_field + pm->field[k]].type;
             if (j && cJSON_IsNumber(j) && type_is_text((TypeKind)type)) type = TY_NUMBER;
             if (j && cJSON_IsBool(j)) type = TY_BOOLEAN;
-            if (!j || value_from_json(j, type, R->t, &b[k][m], &why) != 0) b[k][m] = v_null();
+            if (!j || value_from_json(j, type, R->left, &b[k][m], &why) != 0) b[k][m] = v_null();
             buf_free(&why);
             cJSON_Delete(j);
         }
@@ -592,13 +597,12 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
 
 /* ------------------------------------------------------------ deciding */
 
-static Value *new_base(SyncRun *R) { return arena_alloc(R->t, (2 * R->s->nmaps + 2) * sizeof(Value)); }
+static Value *new_base(SyncRun *R) { return arena_alloc(R->left, (2 * R->s->nmaps + 2) * sizeof(Value)); }
 
 static void store_base_outcome(SyncRun *R, Outcome *o, Unit *u) {
-    if (!u->has_base) return;
+    if (!u->has_base || !R->E->o->apply) return; /* a plan records nothing */
     for (int k = 0; k < 2; k++) {
-        /* a plan has no use for them past the decision */
-        o->base[k] = arena_alloc(R->E->o->apply ? &R->a : R->t, (R->s->nmaps + 1) * sizeof(Value));
+        o->base[k] = arena_alloc(&R->a, (R->s->nmaps + 1) * sizeof(Value));
         for (uint32_t m = 0; m < R->s->nmaps; m++) o->base[k][m] = plan_keep(R->E->pl, u->base[2 * m + k]);
     }
 }
@@ -688,13 +692,13 @@ static void decide_create(SyncRun *R, Rec *x, int resurrect, int64_t link) {
     ActionBuf created = E->ab;
     actbuf_init(&E->ab);
     const PObject *so = &E->p->objects[s->side[t].object];
-    Record *view = arena_alloc(R->t, sizeof *view);
-    record_init(E->p, s->side[t].object, R->t, view);
+    Record *view = arena_alloc(R->left, sizeof *view);
+    record_init(E->p, s->side[t].object, R->left, view);
     vm_created_view(E->vm, R->si, t, view->fields);
     (void)so;
     /* the VM's values last until its next record; the view, this decision */
     for (uint32_t i = 0; i < view->vm.nf; i++)
-        if (view->fields[i].t == VT_STR) view->fields[i].u.s = arena_strndup(R->t, view->fields[i].u.s, view->fields[i].len);
+        if (view->fields[i].t == VT_STR) view->fields[i].u.s = arena_strndup(R->left, view->fields[i].u.s, view->fields[i].len);
     Rec vx;
     memset(&vx, 0, sizeof vx);
     vx.r = view;
@@ -861,7 +865,7 @@ static const char *cursor_text(Arena *a, int64_t newest, const char *token) {
 
 static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, RecordSink *to, Buf *err) {
     Connector *src = R->src[k];
-    src->cx.a = R->side_a[k];
+    src->cx.a = side_arena(R, k);
     RecordSink sink = {R, on_record, on_bad, NULL};
     if (to) sink = *to;
     R->side_reading = k;
@@ -958,16 +962,9 @@ static const char *find_converted(SyncRun *R, Rec *x, Buf *err) {
 
 typedef struct QCtx {
     SyncRun *R;
+    int only;
     IdList ids[2];
 } QCtx;
-
-static int queued(void *ctx, int side, const char *id, const char *reason, int64_t at) {
-    QCtx *q = ctx;
-    (void)reason;
-    (void)at;
-    if (side >= 0 && side < 2 && !symtab_get(&q->R->byid[side], id)) ids_add(&q->R->a, &q->ids[side], id);
-    return 0;
-}
 
 /* ------------------------------------------------------------ applying */
 
@@ -1319,7 +1316,7 @@ static int linked_elsewhere(SyncRun *R, Rec *x, Buf *err) {
             t->side[1 - k].source != R->s->side[1 - k].source)
             continue;
         Link l;
-        if (find_link(R->E, str(p, t->name), k, x->id, R->t, &l) == 1) return 1;
+        if (find_link(R->E, str(p, t->name), k, x->id, R->left, &l) == 1) return 1;
     }
     return 0;
 }
@@ -1589,14 +1586,6 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     }
     /* not linked: pair by key (B03), else create (B01) */
     y = x->key ? symtab_get(&R->bykey[o], x->key) : NULL;
-    /* streamed: the left record with the key was decided and dropped */
-    if (!y && x->key && R->streaming && k == 1) {
-        Rec *first = symtab_get(&R->bykey[1], x->key);
-        if (first && first->kx && first->kx_linked) {
-            key_taken(R, x, first->kx_id);
-            return;
-        }
-    }
     if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
     if (y && !y->done && !y->linked && !y->r->deleted) {
         decide_pair(R, x, y, 0);
@@ -1609,7 +1598,16 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     decide_create(R, x, 0, 0);
 }
 
-/* ------------------------------------------------------------ streaming */
+/* ------------------------------------------------------------ ids seen */
+
+/* The slot of id: holding it, or the empty one where it would go. */
+static uint32_t idset_slot(const IdSet *s, const char *id) {
+    uint32_t h = hash_str(id, strlen(id)) & (s->nslot - 1);
+    while (s->slot[h] && strcmp(s->text + s->slot[h] - 1, id)) h = (h + 1) & (s->nslot - 1);
+    return h;
+}
+
+static int idset_has(const IdSet *s, const char *id) { return s->nslot && s->slot[idset_slot(s, id)]; }
 
 /* Adds id; 0 when it was there already. */
 static int idset_add(IdSet *s, const char *id) {
@@ -1628,10 +1626,9 @@ static int idset_add(IdSet *s, const char *id) {
         s->slot = v;
         s->nslot = n;
     }
+    uint32_t h = idset_slot(s, id);
+    if (s->slot[h]) return 0;
     size_t len = strlen(id);
-    uint32_t h = hash_str(id, len) & (s->nslot - 1);
-    for (; s->slot[h]; h = (h + 1) & (s->nslot - 1))
-        if (!strcmp(s->text + s->slot[h] - 1, id)) return 0;
     if (s->n + len + 1 > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 65536;
         while (cap < s->n + len + 1) cap *= 2;
@@ -1647,6 +1644,104 @@ static int idset_add(IdSet *s, const char *id) {
     s->used++;
     return 1;
 }
+
+/* ------------------------------------------------------------ reading apart, pairing */
+
+/* Records queued by earlier runs (waiting, failed creates: B13) come
+ * again, changed or not: those of side `only` (-1: both) not read yet. */
+static int queued(void *ctx, int side, const char *id, const char *reason, int64_t at) {
+    QCtx *q = ctx;
+    SyncRun *R = q->R;
+    (void)reason;
+    (void)at;
+    if (side < 0 || side > 1 || (q->only >= 0 && side != q->only)) return 0;
+    if (symtab_get(&R->byid[side], id) || (side == 0 && idset_has(&R->seen0, id))) return 0;
+    ids_add(&R->a, &q->ids[side], id);
+    return 0;
+}
+
+static int read_queued(SyncRun *R, int only, Buf *err) {
+    QCtx qc = {R, only, {{0}, {0}}};
+    if (store_queue_each(R->E->st, R->name, &R->a, &qc, queued) != 0) {
+        buf_puts(err, store_error(R->E->st));
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!qc.ids[k].n) continue;
+        R->side_reading = k;
+        RecordSink sink = {R, on_record, on_bad, NULL};
+        R->src[k]->cx.a = side_arena(R, k);
+        if (R->src[k]->ops->get(R->src[k], R->s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* B13: records a tag flags for syncing may not have changed (an
+ * automation's tag does not touch the record): the tags the selection
+ * tests are asked for, and the unlinked records carrying them join. */
+static int read_flagged(SyncRun *R, int k, Buf *err) {
+    Engine *E = R->E;
+    IdList tags = {0};
+    if (flag_tags(R, k, &tags) == 0 || !R->src[k]->ops->tagged) return 0;
+    uint32_t before = R->n[k];
+    RecordSink sink = {R, on_record, on_bad, NULL};
+    R->side_reading = k;
+    R->fetching = 1;
+    R->src[k]->cx.a = side_arena(R, k);
+    int rc = R->src[k]->ops->tagged(R->src[k], R->s->side[k].object, tags.v, tags.n, &sink, err);
+    R->fetching = 0;
+    if (rc != 0) return -1;
+    for (uint32_t i = before; i < R->n[k]; i++) {
+        Rec *x = R->recs[k][i];
+        /* streamed, and read as a change already: decided with it */
+        if (k == 0 && idset_has(&R->seen0, x->id)) {
+            x->done = 1;
+            continue;
+        }
+        Link l;
+        int lr = find_link(E, R->name, k, x->id, side_arena(R, k), &l);
+        if (lr < 0) { buf_puts(err, store_error(E->st)); return -1; }
+        if (lr == 1 || linked_elsewhere(R, x, err)) x->done = 1; /* linked: its changes come as changes */
+        else x->changed = 1;
+    }
+    return 0;
+}
+
+/* The links and match keys of side k's records [from, to); with index,
+ * the first record of each key is found by it. */
+static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, Buf *err) {
+    for (uint32_t i = from; i < to; i++) {
+        Rec *x = R->recs[k][i];
+        int lr = find_link(R->E, R->name, k, x->id, side_arena(R, k), &x->link);
+        if (lr < 0) {
+            buf_puts(err, store_error(R->E->st));
+            return -1;
+        }
+        x->linked = lr == 1;
+        if (!x->key) x->key = key_of(R, x);
+        if (x->key && index) symtab_put(&R->bykey[k], x->key, x);
+    }
+    return 0;
+}
+
+/* What records [from, to) of side k still to decide need from the other
+ * side and it does not hold: the ids of linked partners, the keys of the
+ * rest. */
+static void want_partners(SyncRun *R, int k, uint32_t from, uint32_t to, IdList *need, IdList *keys) {
+    int o = 1 - k;
+    for (uint32_t i = from; i < to; i++) {
+        Rec *x = R->recs[k][i];
+        if (x->done) continue;
+        if (x->linked) {
+            const char *pid = x->link.rid[o];
+            if (pid && *pid && !symtab_get(&R->byid[o], pid)) ids_add(R->left, need, pid);
+        } else if (x->key && !x->r->deleted && !symtab_get(&R->bykey[o], x->key)) {
+            ids_add(R->left, keys, x->key);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ streaming */
 
 /* Whether a sync's left side can be decided page by page: what a left
  * record's decision needs must then be at hand without the other left
@@ -1668,54 +1763,33 @@ enum { STREAM_BATCH = 2000, STREAM_BATCH_LOOKUP = 20000 };
 
 /* Decides the left records now held (recs[0]), then drops them: links and
  * keys, partners on the right looked up (unless the right was read
- * whole), each decided in order; what the right's records will need of
- * them is noted on those records (Rec.kx); the plan is flushed and, for
- * a run, the outcomes keep copies of what they name. */
+ * whole), each decided in order.  The right side's changes, decided last,
+ * find a stub (done, linked or not) under each key they share with one of
+ * these, as they would find the record itself when a sync is held.  The
+ * plan is flushed; a run's outcomes keep copies of what they name. */
 static int stream_batch(SyncRun *R, Buf *err) {
     Engine *E = R->E;
     int sr = R->side_reading, fe = R->fetching;
-    Arena *ta = R->t;
-    R->t = R->side_a[0];
     uint32_t n0 = R->n[0], n1 = R->n[1];
     int rc = -1;
-    IdList need = {0}, keys = {0};
-    for (uint32_t i = 0; i < n0; i++) {
-        Rec *x = R->recs[0][i];
-        int lr = find_link(E, R->name, 0, x->id, R->side_a[0], &x->link);
-        if (lr < 0) { buf_puts(err, store_error(E->st)); goto done; }
-        x->linked = lr == 1;
-        x->key = key_of(R, x);
-        if (x->key && !symtab_get(&R->bykey[0], x->key)) symtab_put(&R->bykey[0], x->key, x);
-    }
+    if (index_recs(R, 0, 0, n0, 0, err) != 0) goto done;
     if (!R->whole[1]) {
-        for (uint32_t i = 0; i < n0; i++) {
-            Rec *x = R->recs[0][i];
-            if (x->linked) {
-                const char *pid = x->link.rid[1];
-                if (pid && *pid && !symtab_get(&R->byid[1], pid)) ids_add(R->t, &need, pid);
-            } else if (x->key && !x->r->deleted && !symtab_get(&R->bykey[1], x->key)) {
-                ids_add(R->t, &keys, x->key);
-            }
-        }
+        IdList need = {0}, keys = {0};
+        want_partners(R, 0, 0, n0, &need, &keys);
         if (fetch(R, 1, &need, err) != 0 || find_keys(R, 1, &keys, err) != 0) goto done;
-        for (uint32_t i = n1; i < R->n[1]; i++) {
-            Rec *y = R->recs[1][i];
-            int lr = find_link(E, R->name, 1, y->id, &R->a, &y->link);
-            if (lr < 0) { buf_puts(err, store_error(E->st)); goto done; }
-            y->linked = lr == 1;
-            if (!y->key) y->key = key_of(R, y);
-            if (y->key && !symtab_get(&R->bykey[1], y->key)) symtab_put(&R->bykey[1], y->key, y);
-        }
+        if (index_recs(R, 1, n1, R->n[1], 1, err) != 0) goto done;
     }
     uint32_t out0 = R->nouts;
     for (uint32_t i = 0; i < n0; i++) decide_one(R, R->recs[0][i], err);
     for (uint32_t i = 0; i < n0; i++) {
-        Rec *x = R->recs[0][i];
-        Rec *y = x->key ? symtab_get(&R->bykey[1], x->key) : NULL;
-        if (!y || y->kx) continue;
-        y->kx = 1;
-        y->kx_linked = x->linked;
-        if (x->linked) y->kx_id = arena_strdup(&R->a, x->id);
+        Rec *x = R->recs[0][i], *y = x->key ? symtab_get(&R->bykey[1], x->key) : NULL;
+        if (!y || symtab_get(&R->bykey[0], x->key)) continue;
+        Rec *stub = arena_alloc(&R->a, sizeof *stub);
+        stub->done = 1;
+        stub->linked = x->linked;
+        stub->id = x->linked ? arena_strdup(&R->a, x->id) : NULL; /* named by key_taken */
+        stub->key = y->key;
+        symtab_put(&R->bykey[0], stub->key, stub);
     }
     if (E->o->apply) {
         for (uint32_t i = out0; i < R->nouts; i++) {
@@ -1731,11 +1805,8 @@ static int stream_batch(SyncRun *R, Buf *err) {
     rc = 0;
 done:
     arena_reset(&R->page);
-    symtab_init(&R->byid[0], R->side_a[0]);
-    symtab_init(&R->bykey[0], R->side_a[0]);
-    R->recs[0] = NULL;
-    R->n[0] = R->cap[0] = 0;
-    R->t = ta;
+    symtab_init(&R->byid[0], &R->page);
+    R->n[0] = 0;
     R->side_reading = sr;
     R->fetching = fe;
     return rc;
@@ -1744,6 +1815,7 @@ done:
 typedef struct StreamCtx {
     SyncRun *R;
     Buf *err;
+    uint32_t batch;
     int failed;
 } StreamCtx;
 
@@ -1753,7 +1825,7 @@ static void on_stream(void *ctx, Record *r) {
     if (sc->failed || !r->vm.id) return;
     /* a record a read delivers twice is decided once */
     if (!idset_add(&R->seen0, r->vm.id)) return;
-    add_rec(R, 0, r);
+    add_rec(R, 0, r, 0);
     R->E->pl->sum[R->si].read[0]++;
 }
 
@@ -1765,72 +1837,39 @@ static void on_stream_bad(void *ctx, const char *id, const char *reason) {
 /* The connector is done with a page: enough records make a batch. */
 static void on_stream_page(void *ctx) {
     StreamCtx *sc = ctx;
-    uint32_t batch = sc->R->E->o->stream_batch ? sc->R->E->o->stream_batch
-                     : sc->R->whole[1]          ? STREAM_BATCH
-                                                : STREAM_BATCH_LOOKUP;
-    if (sc->failed || sc->R->n[0] < batch) return;
+    if (sc->failed || sc->R->n[0] < sc->batch) return;
     if (stream_batch(sc->R, sc->err) != 0) sc->failed = 1;
 }
 
 /* A streamed sync (can_stream) once the right side is read: the left
- * records read apart (queued, flagged) make the first batch, the left
- * side's changes the next ones, page by page; then the right side's
- * changes are decided with what the batches left on them. */
+ * side's changes are decided batch by batch as its pages arrive, its
+ * records read apart (queued, flagged) with the last batch, as they come
+ * after its changes when a sync is held; then the right side's changes. */
 static int stream_sync(SyncRun *R, const char *cur0, int64_t dflt, Buf *err) {
-    Engine *E = R->E;
-    R->nread1 = R->n[1];
-    for (uint32_t i = 0; i < R->nread1; i++) {
-        Rec *y = R->recs[1][i];
-        int lr = find_link(E, R->name, 1, y->id, &R->a, &y->link);
-        if (lr < 0) { buf_puts(err, store_error(E->st)); return -1; }
-        y->linked = lr == 1;
-        y->key = key_of(R, y);
-        if (y->key && !symtab_get(&R->bykey[1], y->key)) symtab_put(&R->bykey[1], y->key, y);
-    }
-    for (uint32_t i = 0; i < R->n[0]; i++) idset_add(&R->seen0, R->recs[0][i]->id);
-    if (R->n[0] && stream_batch(R, err) != 0) return -1;
+    uint32_t nread1 = R->n[1];
+    if (index_recs(R, 1, 0, nread1, 1, err) != 0) return -1;
     arena_init(&R->page);
-    R->side_a[0] = &R->page;
+    R->left = &R->page;
     symtab_init(&R->byid[0], &R->page);
-    symtab_init(&R->bykey[0], &R->page);
-    StreamCtx sc = {R, err, 0};
+    uint32_t batch = R->E->o->stream_batch ? R->E->o->stream_batch : R->whole[1] ? STREAM_BATCH : STREAM_BATCH_LOOKUP;
+    StreamCtx sc = {R, err, batch, 0};
     RecordSink sink = {&sc, on_stream, on_stream_bad, on_stream_page};
     int rc = read_side(R, 0, cur0, dflt, &sink, err);
+    if (rc == 0 && !sc.failed && (read_queued(R, 0, err) != 0 || read_flagged(R, 0, err) != 0)) rc = -1;
     if (rc == 0 && !sc.failed && R->n[0] && stream_batch(R, err) != 0) sc.failed = 1;
     /* back to holding records: the right side's partners on the left */
-    R->side_a[0] = &R->a;
+    R->left = &R->a;
+    arena_free(&R->page);
     symtab_init(&R->byid[0], &R->a);
-    symtab_init(&R->bykey[0], &R->a);
-    R->recs[0] = NULL;
-    R->n[0] = R->cap[0] = 0;
     if (rc != 0 || sc.failed) return -1;
     /* Every left change was decided and dropped: a linked partner is
-     * fetched again; one by key only where no left record had the key
-     * (Rec.kx) and the left was not read whole. */
-    int whole0 = R->whole[0];
+     * fetched again; one by key only where no stub has the key and the
+     * left side was not read whole. */
     IdList need = {0}, keys = {0};
-    for (uint32_t i = 0; i < R->nread1; i++) {
-        Rec *y = R->recs[1][i];
-        if (y->done) continue;
-        if (y->linked) {
-            const char *pid = y->link.rid[0];
-            if (pid && *pid) ids_add(&R->a, &need, pid);
-        } else if (y->key && !y->r->deleted && !whole0) {
-            Rec *first = symtab_get(&R->bykey[1], y->key);
-            if (!first || !first->kx) ids_add(&R->a, &keys, y->key);
-        }
-    }
-    R->whole[0] = 0;
-    if (fetch(R, 0, &need, err) != 0 || find_keys(R, 0, &keys, err) != 0) return -1;
-    for (uint32_t i = 0; i < R->n[0]; i++) {
-        Rec *x = R->recs[0][i];
-        int lr = find_link(E, R->name, 0, x->id, &R->a, &x->link);
-        if (lr < 0) { buf_puts(err, store_error(E->st)); return -1; }
-        x->linked = lr == 1;
-        x->key = key_of(R, x);
-        if (x->key && !symtab_get(&R->bykey[0], x->key)) symtab_put(&R->bykey[0], x->key, x);
-    }
-    for (uint32_t i = 0; i < R->nread1; i++) decide_one(R, R->recs[1][i], err);
+    want_partners(R, 1, 0, nread1, &need, &keys);
+    if (fetch(R, 0, &need, err) != 0 || (!R->whole[0] && find_keys(R, 0, &keys, err) != 0)) return -1;
+    if (index_recs(R, 0, 0, R->n[0], 1, err) != 0) return -1;
+    for (uint32_t i = 0; i < nread1; i++) decide_one(R, R->recs[1][i], err);
     return 0;
 }
 
@@ -1882,7 +1921,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     R.first_change = E->pl->nchanges;
     int rc = -1;
     int initial = s->initial >= 0 ? s->initial : p->initial;
-    R.t = R.side_a[0] = R.side_a[1] = &R.a;
+    R.left = &R.a;
     R.streaming = can_stream(&R);
     const char *cur0 = NULL;
     int64_t dflt = 0;
@@ -1903,45 +1942,11 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         }
         if (read_side(&R, k, cur, dflt, NULL, err) != 0) goto out;
     }
-    /* Records queued by earlier runs (waiting, failed creates: B13) come
-     * again, changed or not. */
-    {
-        QCtx qc = {&R, {{0}, {0}}};
-        if (store_queue_each(E->st, R.name, &R.a, &qc, queued) != 0) {
-            buf_puts(err, store_error(E->st));
-            goto out;
-        }
-        for (int k = 0; k < 2; k++)
-            if (qc.ids[k].n) {
-                R.side_reading = k;
-                RecordSink sink = {&R, on_record, on_bad, NULL};
-                R.src[k]->cx.a = &R.a;
-                if (R.src[k]->ops->get(R.src[k], s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) goto out;
-            }
-    }
-
-    /* B13: records a tag flags for syncing may not have changed (an
-     * automation's tag does not touch the record): the tags the selection
-     * tests are asked for, and the unlinked records carrying them join. */
-    for (int k = 0; k < 2; k++) {
-        IdList tags = {0};
-        if (flag_tags(&R, k, &tags) == 0 || !R.src[k]->ops->tagged) continue;
-        uint32_t before = R.n[k];
-        RecordSink sink = {&R, on_record, on_bad, NULL};
-        R.side_reading = k;
-        R.fetching = 1;
-        R.src[k]->cx.a = &R.a;
-        if (R.src[k]->ops->tagged(R.src[k], s->side[k].object, tags.v, tags.n, &sink, err) != 0) goto out;
-        R.fetching = 0;
-        for (uint32_t i = before; i < R.n[k]; i++) {
-            Rec *x = R.recs[k][i];
-            Link l;
-            int lr = find_link(E, R.name, k, x->id, &R.a, &l);
-            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
-            if (lr == 1 || linked_elsewhere(&R, x, err)) x->done = 1; /* linked: its changes come as changes */
-            else x->changed = 1;
-        }
-    }
+    /* Records read apart: queued, flagged by a tag.  A streamed left side
+     * reads its own after its changes (stream_sync). */
+    if (read_queued(&R, R.streaming ? 1 : -1, err) != 0) goto out;
+    for (int k = R.streaming; k < 2; k++)
+        if (read_flagged(&R, k, err) != 0) goto out;
 
     /* A list has no feed of who left it (GetResponse): every linked
      * member not read is looked up, and one that is gone has left (B21). */
@@ -1962,7 +1967,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
                 const PObject *po = &p->objects[s->side[k].object];
                 if (po->key >= 0) r->fields[po->key] = v_str(gc.ids.v[i], strlen(gc.ids.v[i]));
                 record_finish(p, r, &R.a);
-                x = add_rec(&R, k, r);
+                x = add_rec(&R, k, r, 1);
             }
             x->changed = 1;
             /* still a member and unchanged: nothing to decide */
@@ -1975,29 +1980,12 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         goto decided;
     }
 
-    /* 2. Links and keys of what was read. */
+    /* 2. Links and keys of what was read, and the partners not read. */
     uint32_t nread[2] = {R.n[0], R.n[1]};
     IdList need[2] = {{0}, {0}}, keys[2] = {{0}, {0}};
     for (int k = 0; k < 2; k++)
-        for (uint32_t i = 0; i < nread[k]; i++) {
-            Rec *x = R.recs[k][i];
-            int lr = find_link(E, R.name, k, x->id, &R.a, &x->link);
-            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
-            x->linked = lr == 1;
-            x->key = key_of(&R, x);
-            if (x->key && !symtab_get(&R.bykey[k], x->key)) symtab_put(&R.bykey[k], x->key, x);
-        }
-    for (int k = 0; k < 2; k++)
-        for (uint32_t i = 0; i < nread[k]; i++) {
-            Rec *x = R.recs[k][i];
-            int o = 1 - k;
-            if (x->linked) {
-                const char *pid = x->link.rid[o];
-                if (pid && *pid && !symtab_get(&R.byid[o], pid)) ids_add(&R.a, &need[o], pid);
-            } else if (x->key && !x->r->deleted && !symtab_get(&R.bykey[o], x->key)) {
-                ids_add(&R.a, &keys[o], x->key);
-            }
-        }
+        if (index_recs(&R, k, 0, nread[k], 1, err) != 0) goto out;
+    for (int k = 0; k < 2; k++) want_partners(&R, k, 0, nread[k], &need[1 - k], &keys[1 - k]);
     /* A side read whole has every record there is: a partner not among
      * them does not exist, and asking its system again (a query per key,
      * or a second read of everything) would find nothing more. */
@@ -2008,14 +1996,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     }
     /* Partners found by key are linked elsewhere or not: look them up too. */
     for (int k = 0; k < 2; k++)
-        for (uint32_t i = nread[k]; i < R.n[k]; i++) {
-            Rec *x = R.recs[k][i];
-            int lr = find_link(E, R.name, k, x->id, &R.a, &x->link);
-            if (lr < 0) { buf_puts(err, store_error(E->st)); goto out; }
-            x->linked = lr == 1;
-            if (!x->key) x->key = key_of(&R, x);
-            if (x->key && !symtab_get(&R.bykey[k], x->key)) symtab_put(&R.bykey[k], x->key, x);
-        }
+        if (index_recs(&R, k, nread[k], R.n[k], 1, err) != 0) goto out;
 
     /* 3. Decide, record by record, in the order they were read. */
     for (int k = 0; k < 2; k++)
@@ -2060,7 +2041,7 @@ static int settle(void *ctx, const Intent *in) {
             R.s = s;
             R.name = in->sync;
             arena_init(&R.a);
-            R.t = R.side_a[0] = R.side_a[1] = &R.a;
+            R.left = &R.a;
             for (int k = 0; k < 2; k++) {
                 symtab_init(&R.byid[k], &R.a);
                 symtab_init(&R.bykey[k], &R.a);
@@ -2107,6 +2088,7 @@ int engine_run(const Program *p, Store *st, Connector *const *sources, uint32_t 
     actbuf_init(&E.ab);
     arena_init(&E.run);
     symtab_init(&E.pending, &E.run);
+    buf_init(&E.kb);
     int rc = 0;
     if (o->apply) {
         Pending pd = {&E, err, 0};
@@ -2148,5 +2130,6 @@ int engine_run(const Program *p, Store *st, Connector *const *sources, uint32_t 
     actbuf_free(&E.ab);
     vm_free(E.vm);
     arena_free(&E.run);
+    buf_free(&E.kb);
     return rc;
 }

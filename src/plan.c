@@ -399,8 +399,7 @@ static void json_open(const Plan *pl, uint32_t si, Buf *out) {
 }
 
 /* The changes of sync si now in the plan; *first: none written yet. */
-static void json_changes(const Plan *pl, uint32_t si, int *first, Buf *out, FILE *f) {
-    uint32_t *chain = action_chains(pl);
+static void json_changes(const Plan *pl, const uint32_t *chain, uint32_t si, int *first, Buf *out, FILE *f) {
     for (uint32_t i = 0; i < pl->nchanges; i++) {
         const Change *c = &pl->changes[i];
         if (c->sync != si || c->created >= 0) continue;
@@ -409,7 +408,6 @@ static void json_changes(const Plan *pl, uint32_t si, int *first, Buf *out, FILE
         json_change(pl, chain, i, out);
         spill(out, f);
     }
-    free(chain);
 }
 
 static void json_close(const Plan *pl, uint32_t si, Buf *out, FILE *f) {
@@ -489,6 +487,7 @@ static void json_upto(Plan *pl, uint32_t upto, int tail, Buf *out, FILE *f) {
         json_head(pl, out);
         pl->started = 1;
     }
+    uint32_t *chain = action_chains(pl);
     for (; pl->printed < pl->p->nsyncs && pl->printed <= upto; ) {
         uint32_t si = pl->printed;
         if (!pl->open) {
@@ -496,12 +495,13 @@ static void json_upto(Plan *pl, uint32_t upto, int tail, Buf *out, FILE *f) {
             pl->open = 1;
             pl->first = 1;
         }
-        json_changes(pl, si, &pl->first, out, f);
+        json_changes(pl, chain, si, &pl->first, out, f);
         if (si == upto) break;
         json_close(pl, si, out, f);
         pl->open = 0;
         pl->printed++;
     }
+    free(chain);
     if (tail) json_tail(pl, out);
     spill(out, f);
 }
@@ -515,10 +515,10 @@ static void json_to(const Plan *pl, Buf *out, FILE *f) {
 
 void plan_json(const Plan *pl, Buf *out) { json_to(pl, out, NULL); }
 
-void plan_json_file(const Plan *pl, FILE *f) {
+void plan_json_file(Plan *pl, FILE *f) {
     Buf b;
     buf_init(&b);
-    if (pl->stream) json_upto((Plan *)pl, pl->p->nsyncs, 1, &b, pl->stream);
+    if (pl->stream) json_upto(pl, pl->p->nsyncs, 1, &b, pl->stream);
     else json_to(pl, &b, f);
     buf_free(&b);
 }

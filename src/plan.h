@@ -124,10 +124,11 @@ void plan_text(const Plan *pl, Buf *out);
 void plan_json(const Plan *pl, Buf *out);
 /* The same, written to f as they are made (a large plan is never held whole as text). */
 void plan_text_file(const Plan *pl, FILE *f);
-void plan_json_file(const Plan *pl, FILE *f);
+void plan_json_file(Plan *pl, FILE *f);
 /* Streams the JSON form to f: plan_flush(pl, sync) writes the changes made
  * so far (all of syncs before `sync`, whole) and drops them, so a plan of a
- * million changes is never held; plan_json_file then writes the rest.
+ * million changes is never held; plan_json_file then writes the rest, to
+ * the stream's file.
  * Changes of a sync whose actions refer to one another (Change.created)
  * must be flushed together. */
 void plan_stream(Plan *pl, FILE *f);
