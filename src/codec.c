@@ -52,6 +52,19 @@ void request_add(RequestList *l, Arena *a, const char *method, const char *path,
 
 extern const Codec codec_salesforce, codec_dynamics365, codec_activecampaign, codec_getresponse;
 
+const char *codec_what(CodecCtx *cx, const Change *c, const char *id) {
+    const char *obj = program_str(cx->p, cx->p->objects[c->object].name);
+    if (c->kind > CH_AUTOMATE) return arena_printf(cx->a, "change of kind %d on %s", c->kind, obj);
+    if (c->kind >= CH_TAG)
+        return arena_printf(cx->a, "%s \"%s\" on %s %s", plan_action_name(c->kind), c->name ? c->name : "", obj, id ? id : "(new)");
+    return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
+}
+
+int codec_id_ok(const char *id) {
+    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
+    return n > 0 && n <= 128 && !id[n] && strcmp(id, ".") && strcmp(id, "..");
+}
+
 const Codec *codec_for(const char *system) {
     static const Codec *const all[] = {&codec_salesforce, &codec_dynamics365, &codec_activecampaign, &codec_getresponse};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)

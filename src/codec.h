@@ -131,4 +131,17 @@ typedef struct Codec {
 /* The codec of a system, or NULL when tandem has none. */
 const Codec *codec_for(const char *system);
 
+/* How errors name a change: "create Lead", "update contact 7",
+ * "tag \"vip\" on contact 7" (in cx's arena). */
+const char *codec_what(CodecCtx *cx, const Change *c, const char *id);
+/* Whether a record id may go into a request's path (or an OData bind):
+ * only letters, digits, '-', '_' and '.', which every system's ids are made
+ * of, at most 128, and not "." or "..", so none can reach another
+ * resource. */
+int codec_id_ok(const char *id);
+
+/* Dynamics 365: the entity set of a table's logical name (lead -> leads),
+ * which its codec writes to and its connector reads from. */
+const char *d365_entity_set(Arena *a, const char *logical);
+
 #endif

@@ -278,23 +278,6 @@ static int ac_is(const char *const *keys, const char *name) {
     return 0;
 }
 
-/* How errors name a change: "update contact 7", "tag \"vip\" on contact 7". */
-static const char *ac_what(CodecCtx *cx, const Change *c, const char *id) {
-    const char *obj = program_str(cx->p, cx->p->objects[c->object].name);
-    if (c->kind > CH_AUTOMATE) return arena_printf(cx->a, "change of kind %d on %s", c->kind, obj);
-    if (c->kind >= CH_TAG)
-        return arena_printf(cx->a, "%s \"%s\" on %s %s", plan_action_name(c->kind), c->name ? c->name : "", obj, id ? id : "(new)");
-    return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
-}
-
-/* Ids go into paths, so only letters, digits, '-', '_' and '.'
- * pass: the API's ids are made of them, and none can reach another
- * resource. */
-static int ac_id_ok(const char *id) {
-    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
-    return n > 0 && n <= 128 && !id[n];
-}
-
 /* The id behind a name: from the metadata, else from the source, which
  * creates the thing (make: for a removal there is nothing to create).  An
  * id the source gives is kept in the metadata, so the next change naming
@@ -429,7 +412,7 @@ static int ac_write(CodecCtx *cx, const Change *c, const char *id, const char *w
         if (contact && !strcmp(name, "account")) {
             if (c->kind == CH_CREATE) continue;   /* see above */
             /* clearing would need the accountContact's own id, which tandem does not keep */
-            if (v.t != VT_STR || !ac_id_ok(account = arena_strndup(cx->a, v.u.s, v.len))) {
+            if (v.t != VT_STR || !codec_id_ok(account = arena_strndup(cx->a, v.u.s, v.len))) {
                 buf_printf(err, "%s: ActiveCampaign cannot unlink a contact from its account", what);
                 goto fail;
             }
@@ -493,7 +476,7 @@ static int ac_action(CodecCtx *cx, const Change *c, const char *id, const char *
     };
     if (c->kind == CH_UNTAG) {
         /* DELETE takes the contactTag's own id, which the decoder keeps as the tag's ref */
-        if (!ac_id_ok(c->ref)) {
+        if (!codec_id_ok(c->ref)) {
             buf_printf(err, "%s: ActiveCampaign removes a tag by its contactTag id, and the change has %s", what, c->ref ? "a bad one" : "none");
             return -1;
         }
@@ -529,7 +512,7 @@ static int ac_encode(CodecCtx *cx, const Change *c, const char *id, RequestList 
         buf_printf(err, "object %u is not an ActiveCampaign object", c->object);
         return -1;
     }
-    const char *obj = program_str(p, p->objects[c->object].name), *what = ac_what(cx, c, id);
+    const char *obj = program_str(p, p->objects[c->object].name), *what = codec_what(cx, c, id);
     int contact = !strcmp(obj, "contact");
     if (c->kind > CH_AUTOMATE) {
         buf_printf(err, "%s: no such change", what);
@@ -540,7 +523,7 @@ static int ac_encode(CodecCtx *cx, const Change *c, const char *id, RequestList 
         buf_printf(err, "%s: tandem writes only ActiveCampaign contacts, deals and accounts, and acts only on contacts", what);
         return -1;
     }
-    if (c->kind != CH_CREATE && !ac_id_ok(id)) {
+    if (c->kind != CH_CREATE && !codec_id_ok(id)) {
         buf_printf(err, id ? "%s: \"%s\" is not an ActiveCampaign id" : "%s: no record id", what, id);
         return -1;
     }

@@ -89,13 +89,13 @@ static int d365_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, 
  * opportunities, customeraddress -> customeraddresses) and of most custom
  * ones (new_project -> new_projects).  A table whose set was named
  * otherwise would need its EntitySetName from the metadata. */
-static const char *d365_set(CodecCtx *cx, const char *logical) {
+const char *d365_entity_set(Arena *a, const char *logical) {
     size_t n = strlen(logical);
     char last = n ? logical[n - 1] : 0, before = n > 1 ? logical[n - 2] : 0;
-    if (last == 'y' && !strchr("aeiou", before)) return arena_printf(cx->a, "%.*sies", (int)(n - 1), logical);
+    if (last == 'y' && !strchr("aeiou", before)) return arena_printf(a, "%.*sies", (int)(n - 1), logical);
     if (last == 's' || last == 'x' || (last == 'h' && (before == 'c' || before == 's')))
-        return arena_printf(cx->a, "%ses", logical);
-    return arena_printf(cx->a, "%ss", logical);
+        return arena_printf(a, "%ses", logical);
+    return arena_printf(a, "%ss", logical);
 }
 
 /* Lookups are written through their single-valued navigation property,
@@ -113,23 +113,6 @@ static const struct {
     {"account", "primarycontactid", "primarycontactid", "contact"},
     {NULL, "ownerid", "ownerid", "systemuser"},
 };
-
-/* How errors name a change: "create lead", "update contact 49b0...". */
-static const char *d365_what(CodecCtx *cx, const Change *c, const char *id) {
-    const char *obj = program_str(cx->p, cx->p->objects[c->object].name);
-    if (c->kind > CH_AUTOMATE) return arena_printf(cx->a, "change of kind %d on %s", c->kind, obj);
-    if (c->kind >= CH_TAG)
-        return arena_printf(cx->a, "%s \"%s\" on %s %s", plan_action_name(c->kind), c->name ? c->name : "", obj, id ? id : "(new)");
-    return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
-}
-
-/* Ids go into paths and bind values, so only letters, digits, '-', '_'
- * and '.' pass: the API's ids are made of them, and none can reach
- * another resource. */
-static int d365_id_ok(const char *id) {
-    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
-    return n > 0 && n <= 128 && !id[n];
-}
 
 /* One column into the body.  Dates are "YYYY-MM-DD", date-times ISO with
  * Z; a null clears the column, and a null bind clears a lookup.  A
@@ -152,11 +135,11 @@ static int d365_put(CodecCtx *cx, cJSON *body, const char *obj, const PField *f,
         const char *key = arena_printf(cx->a, "%s@odata.bind", d365_lookups[i].nav);
         if (v.t == VT_NULL) { cJSON_AddNullToObject(body, key); return 0; }
         const char *id = v.t == VT_STR ? arena_strndup(cx->a, v.u.s, v.len) : NULL;
-        if (!d365_id_ok(id)) {
+        if (!codec_id_ok(id)) {
             buf_printf(err, "%s: %s is not a Dynamics 365 id", what, name);
             return -1;
         }
-        cJSON_AddStringToObject(body, key, arena_printf(cx->a, "/%s(%s)", d365_set(cx, d365_lookups[i].target), id));
+        cJSON_AddStringToObject(body, key, arena_printf(cx->a, "/%s(%s)", d365_entity_set(cx->a, d365_lookups[i].target), id));
         return 0;
     }
     if (v.t == VT_NULL) { cJSON_AddNullToObject(body, name); return 0; }
@@ -180,12 +163,12 @@ static int d365_encode(CodecCtx *cx, const Change *c, const char *id, RequestLis
         return -1;
     }
     const PObject *o = &p->objects[c->object];
-    const char *obj = program_str(p, o->name), *what = d365_what(cx, c, id), *set = d365_set(cx, obj);
+    const char *obj = program_str(p, o->name), *what = codec_what(cx, c, id), *set = d365_entity_set(cx->a, obj);
     if (c->kind > CH_DELETE) {
         buf_printf(err, "%s: Dynamics 365 has no tags, lists or automations", what);
         return -1;
     }
-    if (c->kind != CH_CREATE && !d365_id_ok(id)) {
+    if (c->kind != CH_CREATE && !codec_id_ok(id)) {
         buf_printf(err, id ? "%s: \"%s\" is not a Dynamics 365 id" : "%s: no record id", what, id);
         return -1;
     }

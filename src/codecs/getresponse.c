@@ -127,23 +127,6 @@ static int gr_is_key(const char *name) {
     return 0;
 }
 
-/* How errors name a change: "update contact pV3r", "tag \"vip\" on contact pV3r". */
-static const char *gr_what(CodecCtx *cx, const Change *c, const char *id) {
-    const char *obj = program_str(cx->p, cx->p->objects[c->object].name);
-    if (c->kind > CH_AUTOMATE) return arena_printf(cx->a, "change of kind %d on %s", c->kind, obj);
-    if (c->kind >= CH_TAG)
-        return arena_printf(cx->a, "%s \"%s\" on %s %s", plan_action_name(c->kind), c->name ? c->name : "", obj, id ? id : "(new)");
-    return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
-}
-
-/* Ids go into paths, so only letters, digits, '-', '_' and '.'
- * pass: the API's ids are made of them, and none can reach another
- * resource. */
-static int gr_id_ok(const char *id) {
-    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
-    return n > 0 && n <= 128 && !id[n];
-}
-
 /* The id behind a name: from the metadata, else from the source, which
  * creates the thing; kept in the metadata so the next change naming it
  * does not create it again. */
@@ -292,7 +275,7 @@ static int gr_encode(CodecCtx *cx, const Change *c, const char *id, RequestList 
         buf_printf(err, "object %u is not a GetResponse object", c->object);
         return -1;
     }
-    const char *what = gr_what(cx, c, id);
+    const char *what = codec_what(cx, c, id);
     if (c->kind > CH_AUTOMATE) {
         buf_printf(err, "%s: no such change", what);
         return -1;
@@ -316,7 +299,7 @@ static int gr_encode(CodecCtx *cx, const Change *c, const char *id, RequestList 
     default:
         break;
     }
-    if (c->kind != CH_CREATE && !gr_id_ok(id)) {
+    if (c->kind != CH_CREATE && !codec_id_ok(id)) {
         buf_printf(err, id ? "%s: \"%s\" is not a GetResponse id" : "%s: no record id", what, id);
         return -1;
     }

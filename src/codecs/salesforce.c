@@ -79,23 +79,6 @@ static int sf_decode_deleted(CodecCtx *cx, uint32_t object, const cJSON *answer,
 
 /* ------------------------------------------------------------ writing */
 
-/* How errors name a change: "create Lead", "update Lead 00Q1". */
-static const char *sf_what(CodecCtx *cx, const Change *c, const char *id) {
-    const char *obj = program_str(cx->p, cx->p->objects[c->object].name);
-    if (c->kind > CH_AUTOMATE) return arena_printf(cx->a, "change of kind %d on %s", c->kind, obj);
-    if (c->kind >= CH_TAG)
-        return arena_printf(cx->a, "%s \"%s\" on %s %s", plan_action_name(c->kind), c->name ? c->name : "", obj, id ? id : "(new)");
-    return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
-}
-
-/* Ids go into paths, so only letters, digits, '-', '_' and '.'
- * pass: the API's ids are made of them, and none can reach another
- * resource. */
-static int sf_id_ok(const char *id) {
-    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
-    return n > 0 && n <= 128 && !id[n];
-}
-
 /* A value as Salesforce takes it.  Dates and date-times are ISO text,
  * multipicklists are already "A;B" as Salesforce writes them.  A checkbox
  * cannot be empty in Salesforce, so a null one is written false. */
@@ -118,12 +101,12 @@ static int sf_encode(CodecCtx *cx, const Change *c, const char *id, RequestList 
         return -1;
     }
     const PObject *o = &p->objects[c->object];
-    const char *obj = program_str(p, o->name), *what = sf_what(cx, c, id);
+    const char *obj = program_str(p, o->name), *what = codec_what(cx, c, id);
     if (c->kind > CH_DELETE) {
         buf_printf(err, "%s: Salesforce has no tags, lists or automations", what);
         return -1;
     }
-    if (c->kind != CH_CREATE && !sf_id_ok(id)) {
+    if (c->kind != CH_CREATE && !codec_id_ok(id)) {
         buf_printf(err, id ? "%s: \"%s\" is not a Salesforce id" : "%s: no record id", what, id);
         return -1;
     }
@@ -233,12 +216,9 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
             rc = js_string(s, val);
             item.type = cJSON_String;
             item.valuestring = (char *)buf_str(val);
-            /* the id names a refused record in its error */
-            if (fid == key_field && rc == 0) *raw_id = arena_strdup(cx->a, item.valuestring);
         } else if (t == J_NUMBER) {
             rc = js_number(s, &item.valuedouble);
             item.type = cJSON_Number;
-            item.valueint = item.valuedouble >= INT32_MAX ? INT32_MAX : item.valuedouble <= INT32_MIN ? INT32_MIN : (int)item.valuedouble;
         } else if (t == J_NULL || t == J_TRUE || t == J_FALSE) {
             rc = js_literal(s, &t);
             item.type = t == J_NULL ? cJSON_NULL : t == J_TRUE ? cJSON_True : cJSON_False;
@@ -247,12 +227,16 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
             const char *start = s->p;
             if (js_skip(s) != 0) return NULL;
             cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
-            if (record_set_field(p, r, cx->a, fid, j, why) < 0) {}
+            record_set_field(p, r, cx->a, fid, j, why);
             cJSON_Delete(j);
             continue;
         }
         if (rc != 0) return NULL;
         record_set_field(p, r, cx->a, fid, &item, why);
+        /* the id names a refused record in its error: the record's copy,
+         * or (refused itself) one of its own */
+        if (fid == key_field && t == J_STRING)
+            *raw_id = r->fields[fid].t == VT_STR ? r->fields[fid].u.s : arena_strdup(cx->a, item.valuestring);
     }
     if (m < 0 || why->n) return NULL;   /* as decode_page: a value that does not read refuses the record */
     record_finish(p, r, cx->a);

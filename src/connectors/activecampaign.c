@@ -165,22 +165,15 @@ static long ac_total(Ac *A, const char *plural, Buf *err) {
     return n;
 }
 
-static int ac_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
-                   void *kctx, RecordSink *sink, Buf *err) {
-    Ac *A = (Ac *)c;
-    const Program *p = c->p;
-    if (field < 0 || !n) return 0;
+/* One request a value, or every page of the list: whichever is fewer. */
+static int ac_where_in(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
+                       Buf *err) {
+    Ac *A = (Ac *)L;
+    const Program *p = L->base.p;
     const PObject *o = &p->objects[object];
     const char *fname = program_str(p, p->fields[o->first_field + (uint32_t)field].name);
     const char *oname = program_str(p, o->name), *plural, *include;
-    Arena a;
-    arena_init(&a);
-    Symtab want;
-    LiveSink ls;
-    live_sink_init(&ls, &A->L, sink);
-    live_sink_filter(&ls, &a, &want, field, values, n, key, kctx);
     int rc = 0, one_by_one = !strcmp(oname, "contact") && !strcmp(fname, "email");
-    /* One request a value, or every page of the list: whichever is fewer. */
     if (one_by_one && n > AC_FIND_ONE_BY_ONE && ac_endpoint(oname, &plural, &include) == 0) {
         long total = ac_total(A, plural, err);
         if (total < -1) rc = -1;
@@ -192,15 +185,18 @@ static int ac_find(Connector *c, uint32_t object, int field, const char *const *
             buf_init(&q);
             buf_puts(&q, "email=");
             http_escape(&q, values[i]);
-            rc = ac_list(A, object, buf_str(&q), &ls, err);
+            rc = ac_list(A, object, buf_str(&q), ls, err);
             buf_free(&q);
         }
     } else if (rc == 0) {
-        rc = ac_list(A, object, NULL, &ls, err);
+        rc = ac_list(A, object, NULL, ls, err);
     }
-    live_sink_free(&ls);
-    arena_free(&a);
     return rc;
+}
+
+static int ac_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+                   void *kctx, RecordSink *sink, Buf *err) {
+    return live_find((Live *)c, object, field, values, n, key, kctx, sink, ac_where_in, err);
 }
 
 static int ac_tagged(Connector *c, uint32_t object, const char *const *tags, uint32_t n, RecordSink *sink, Buf *err) {
@@ -293,15 +289,16 @@ static const char *ac_ensure(void *ctx, MetaKind kind, const char *name) {
     return id;
 }
 
-/* Sends the requests of one change; 1 when the source failed (stop), 0
- * otherwise with the outcome in out. */
-static int ac_send(Ac *A, const Change *ch, const RequestList *rl, ApplyResult *out, Buf *err) {
+/* Sends the requests of one change (their strings in the change's arena
+ * scratch); 1 when the source failed (stop), 0 otherwise with the outcome in
+ * out. */
+static int ac_send(Ac *A, Arena *scratch, const Change *ch, const RequestList *rl, ApplyResult *out, Buf *err) {
     Live *L = &A->L;
     Connector *c = &L->base;
     for (uint32_t k = 0; k < rl->n; k++) {
         const Request *rq = &rl->v[k];
-        const char *url = arena_printf(&L->a, "%s%s", A->base, rq->path);
-        const char *what = arena_printf(&L->a, "source %s: %s %s", c->name, rq->method, rq->path);
+        const char *url = arena_printf(scratch, "%s%s", A->base, rq->path);
+        const char *what = arena_printf(scratch, "source %s: %s %s", c->name, rq->method, rq->path);
         const char *hv[] = {"Content-Type: application/json", "Accept: application/json", NULL};
         /* /contact/sync upserts by e-mail, so only other creates must not repeat */
         int once = !strcmp(rq->method, "POST") && strcmp(rq->path, "/contact/sync") != 0;
@@ -382,7 +379,7 @@ static int ac_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
             continue;
         }
         buf_free(&why);
-        if (ac_send(A, ch, &rl, out, err)) {
+        if (ac_send(A, &a, ch, &rl, out, err)) {
             rc = -1;
             break;
         }

@@ -80,18 +80,6 @@ static const PField *field_of(const Program *p, uint32_t object, int f) {
     return &p->fields[p->objects[object].first_field + (uint32_t)f];
 }
 
-/* The entity set of a table, by the rule the codec writes with (lead ->
- * leads, opportunity -> opportunities): reads and writes must name the
- * same set. */
-static const char *d365_set(Arena *a, const char *logical) {
-    size_t n = strlen(logical);
-    char last = n ? logical[n - 1] : 0, before = n > 1 ? logical[n - 2] : 0;
-    if (last == 'y' && !strchr("aeiou", before)) return arena_printf(a, "%.*sies", (int)(n - 1), logical);
-    if (last == 's' || last == 'x' || (last == 'h' && (before == 'c' || before == 's')))
-        return arena_printf(a, "%ses", logical);
-    return arena_printf(a, "%ss", logical);
-}
-
 /* A column as queries name it: a lookup is read and filtered as
  * _<name>_value (the codec maps it back). */
 static void d365_column(const Program *p, const PField *f, Buf *out) {
@@ -206,7 +194,7 @@ static int d365_query(D365 *S, uint32_t object, const char *from, const char *fi
     Connector *c = &L->base;
     const Program *p = c->p;
     const PObject *o = &p->objects[object];
-    const char *oname = program_str(p, o->name), *set = d365_set(&L->a, oname);
+    const char *oname = program_str(p, o->name), *set = d365_entity_set(&L->a, oname);
     Buf sel, url, next;
     buf_init(&sel);
     buf_init(&url);

@@ -59,12 +59,6 @@ static void gr_failure(const cJSON *a, Buf *out) {
     else if (msg) buf_puts(out, msg);
 }
 
-/* Contact ids go into paths: letters and digits only, as the API makes them. */
-static int gr_id_ok(const char *id) {
-    size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") : 0;
-    return n > 0 && n <= 64 && !id[n];
-}
-
 /* Sends with the key and reads the answer (NULL for an empty body) of any
  * status but 401, which is an error that says which setting holds the
  * key.  -1 with err also when no answer came or a 2xx answer is not JSON. */
@@ -185,7 +179,7 @@ static int gr_fetch(Gr *S, uint32_t object, const char *id, RecordSink *sink, in
     Connector *c = &L->base;
     const char *oname = program_str(c->p, c->p->objects[object].name);
     *found = 0;
-    if (!gr_id_ok(id)) {
+    if (!codec_id_ok(id)) {
         buf_printf(err, "source %s: \"%s\" is not a GetResponse contact id", c->name, id ? id : "");
         return -1;
     }
@@ -262,7 +256,7 @@ static int fetch_rows(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf 
     const cJSON *row;
     cJSON_ArrayForEach(row, page) {
         const char *id = str(get(row, "contactId"));
-        if (!gr_id_ok(id)) {
+        if (!codec_id_ok(id)) {
             sink->bad(sink->ctx, id, "a listed contact has no usable contactId");
             continue;
         }
@@ -388,23 +382,18 @@ static int find_rows(Gr *S, uint32_t object, const cJSON *page, void *ctx, Buf *
     return rc;
 }
 
-static int gr_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
-                   void *kctx, RecordSink *sink, Buf *err) {
-    Gr *S = (Gr *)c;
-    if (field < 0 || !n) return 0;
-    if (only_contacts(c, object, err) != 0) return -1;
-    const Program *p = c->p;
+/* The API matches e-mails without case (the sink's key function decides
+ * exactly): one query a value for a few, else every contact listed. */
+static int gr_where_in(Live *L, uint32_t object, int field, const char *const *values, uint32_t n, LiveSink *ls,
+                       Buf *err) {
+    Gr *S = (Gr *)L;
+    const Program *p = L->base.p;
     const char *fname = program_str(p, p->fields[p->objects[object].first_field + (uint32_t)field].name);
     Arena a;
     arena_init(&a);
-    Symtab want;
-    LiveSink ls;
-    live_sink_init(&ls, &S->L, sink);
-    /* the API matches e-mails without case; the key function decides exactly */
-    live_sink_filter(&ls, &a, &want, field, values, n, key, kctx);
     Find f;
     memset(&f, 0, sizeof f);
-    f.ls = &ls;
+    f.ls = ls;
     f.a = &a;
     f.field = field;
     symtab_init(&f.done, &a);
@@ -422,9 +411,14 @@ static int gr_find(Connector *c, uint32_t object, int field, const char *const *
         rc = gr_contacts(S, object, "", find_rows, &f, err);
     }
     free(f.ids);
-    live_sink_free(&ls);
     arena_free(&a);
     return rc;
+}
+
+static int gr_find(Connector *c, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
+                   void *kctx, RecordSink *sink, Buf *err) {
+    if (field >= 0 && n && only_contacts(c, object, err) != 0) return -1;
+    return live_find((Live *)c, object, field, values, n, key, kctx, sink, gr_where_in, err);
 }
 
 /* Keeps contacts that carry one of the tags. */
