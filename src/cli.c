@@ -639,17 +639,12 @@ static int ensure_parent(const char *path) {
     if (!slash) return 0;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    for (char *s = dir + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        mkdir(dir, 0700);
-        *s = '/';
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tandem: cannot create '%s': %s\n", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
+    Buf err;
+    buf_init(&err);
+    int rc = make_dirs(dir, &err);
+    if (rc != 0) fprintf(stderr, "tandem: %s\n", buf_str(&err));
+    buf_free(&err);
+    return rc;
 }
 
 /* TANDEM_STREAM_BATCH: left records decided a batch in a streamed sync

@@ -1,5 +1,6 @@
 /* http.c - libcurl behind http.h: retries, rate spacing, Retry-After. */
 #include "http.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -15,12 +16,6 @@ struct Http {
     int64_t last_ms;       /* when the last request started */
     uint64_t rng;          /* jitter */
 };
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int64_t ms) {
     if (ms <= 0) return;

@@ -65,6 +65,7 @@ static char *path_join(const char *a, const char *b) {
 static const char *obj_name(const Program *p, uint32_t object) { return program_str(p, p->objects[object].name); }
 
 static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
+    if (!make && !r->effects.n) return NULL; /* asked per record read: most runs have none */
     Buf k;
     buf_init(&k);
     buf_printf(&k, "%s\x1f%s", obj_name(r->base.p, object), id);
@@ -530,18 +531,25 @@ static int replay_changed(Connector *s, uint32_t object, ChangeCursor *cur, Reco
     return rc;
 }
 
+/* A scan for the records whose want() matches one of values: ids (get),
+ * keys (find) or tags (tagged). */
+static void lookup_init(Scan *sc, Connector *s, uint32_t object, RecordSink *sink, int (*want)(Scan *, const Record *),
+                        const char *const *values, uint32_t n) {
+    memset(sc, 0, sizeof *sc);
+    sc->r = (Replay *)s;
+    sc->object = object;
+    sc->since = INT64_MIN;
+    sc->out = sink;
+    sc->want = want;
+    symtab_init(&sc->ids, s->cx.a);
+    for (uint32_t i = 0; i < n; i++) symtab_put(&sc->ids, values[i], (void *)1);
+}
+
 static int want_id(Scan *sc, const Record *rec) { return rec->vm.id && symtab_get(&sc->ids, rec->vm.id) != NULL; }
 
 static int replay_get(Connector *s, uint32_t object, const char *const *ids, uint32_t n, RecordSink *sink, Buf *err) {
     Scan sc;
-    memset(&sc, 0, sizeof sc);
-    sc.r = (Replay *)s;
-    sc.object = object;
-    sc.since = INT64_MIN;
-    sc.out = sink;
-    sc.want = want_id;
-    symtab_init(&sc.ids, s->cx.a);
-    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, ids[i], (void *)1);
+    lookup_init(&sc, s, object, sink, want_id, ids, n);
     return scan(&sc, err);
 }
 
@@ -559,18 +567,11 @@ static int want_value(Scan *sc, const Record *rec) {
 static int replay_find(Connector *s, uint32_t object, int field, const char *const *values, uint32_t n, ConnectorKeyFn key,
                        void *kctx, RecordSink *sink, Buf *err) {
     Scan sc;
-    memset(&sc, 0, sizeof sc);
-    sc.r = (Replay *)s;
-    sc.object = object;
-    sc.since = INT64_MIN;
-    sc.out = sink;
-    sc.want = want_value;
+    lookup_init(&sc, s, object, sink, want_value, values, n);
     sc.field = field;
     sc.key = key;
     sc.kctx = kctx;
     buf_init(&sc.kb);
-    symtab_init(&sc.ids, s->cx.a);
-    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, values[i], (void *)1);
     int rc = scan(&sc, err);
     buf_free(&sc.kb);
     return rc;
@@ -591,21 +592,6 @@ static int append_line(const char *dir, const char *file, const char *line, Buf 
     if (!ok) buf_printf(err, "%s: %s", path, strerror(errno));
     free(path);
     return ok ? 0 : -1;
-}
-
-static int mkdirs(const char *path, Buf *err) {
-    char *p = strdup(path);
-    if (!p) abort();
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) break;
-        *s = '/';
-    }
-    int rc = mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1;
-    if (rc) buf_printf(err, "%s: %s", p, strerror(errno));
-    free(p);
-    return rc;
 }
 
 static void json_field(const Program *pr, const Change *c, const FieldSet *f, cJSON *fields) {
@@ -727,7 +713,7 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         buf_puts(err, "a plan applies nothing");
         return -1;
     }
-    if (mkdirs(r->outbox, err) != 0) return -1;
+    if (make_dirs(r->outbox, err) != 0) return -1;
     Arena a;
     arena_init(&a);
     Buf requests, effects;
@@ -830,14 +816,7 @@ static int want_tag(Scan *sc, const Record *rec) {
 
 static int replay_tagged(Connector *s, uint32_t object, const char *const *tags, uint32_t n, RecordSink *sink, Buf *err) {
     Scan sc;
-    memset(&sc, 0, sizeof sc);
-    sc.r = (Replay *)s;
-    sc.object = object;
-    sc.since = INT64_MIN;
-    sc.out = sink;
-    sc.want = want_tag;
-    symtab_init(&sc.ids, s->cx.a);
-    for (uint32_t i = 0; i < n; i++) symtab_put(&sc.ids, tags[i], (void *)1);
+    lookup_init(&sc, s, object, sink, want_tag, tags, n);
     return scan(&sc, err);
 }
 

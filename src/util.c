@@ -1,4 +1,4 @@
-/* util.c - suggestions, hashing, file reading. */
+/* util.c - suggestions, hashing, files, the clock. */
 #include "util.h"
 
 #include <ctype.h>
@@ -6,6 +6,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int make_dirs(const char *dir, Buf *err) {
+    char *p = strdup(dir);
+    if (!p) abort();
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s) continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            buf_printf(err, "cannot create '%s': %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        if (!c) break;
+        *s = c;
+    }
+    free(p);
+    return 0;
+}
+
+int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void suggest_init(Suggest *s, const char *name) {
     s->name = name;

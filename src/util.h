@@ -27,6 +27,13 @@ uint32_t hash_str(const char *s, size_t n);
  * set on failure. */
 char *read_file(const char *path, size_t *len);
 
+/* Creates dir and the directories above it (0700); -1 with err naming the
+ * one that could not be made. */
+int make_dirs(const char *dir, Buf *err);
+
+/* Milliseconds on a clock that never goes back: for intervals, not dates. */
+int64_t mono_ms(void);
+
 int str_ieq(const char *a, const char *b);
 
 /* A line diff of two texts (longest common subsequence): lines only in

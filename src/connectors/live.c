@@ -14,31 +14,6 @@
 #include "util.h"
 #include "value.h"
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int mkdirs(const char *path, Buf *err) {
-    char *p = strdup(path);
-    if (!p) abort();
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s) continue;
-        char c = *s;
-        *s = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            buf_printf(err, "cannot create '%s': %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        if (!c) break;
-        *s = c;
-    }
-    free(p);
-    return 0;
-}
-
 int live_init(Live *L, const ConnectorOps *ops, const Program *p, const PSource *src, const LiveOptions *o,
               long min_interval_ms, Buf *err) {
     Connector *c = &L->base;
@@ -66,7 +41,7 @@ int live_init(Live *L, const ConnectorOps *ops, const Program *p, const PSource 
     }
     if (L->o.record) {
         L->record_dir = arena_printf(&L->a, "%s/%s", L->o.record, c->name);
-        if (mkdirs(L->record_dir, err) != 0) return -1;
+        if (make_dirs(L->record_dir, err) != 0) return -1;
     }
     return 0;
 }
@@ -342,12 +317,50 @@ static void record_write(Live *L, const char *path, const cJSON *answer) {
     cJSON_free(text);
 }
 
+int live_read_page(Live *L, uint32_t object, const char *url, const char *const *headers, const char *what,
+                   RecordSink *sink, Buf *next, Buf *err) {
+    Connector *c = &L->base;
+    if (!c->codec->scan_page || L->record_dir) {
+        cJSON *a = NULL;
+        if (live_json(L, "GET", url, headers, NULL, 0, what, &a, err) != 0) return -1;
+        live_record_page(L, program_str(c->p, c->p->objects[object].name), a);
+        int rc = live_decode(L, object, a, sink, next, what, err);
+        cJSON_Delete(a);
+        return rc;
+    }
+    HttpResponse r;
+    http_response_init(&r);
+    int rc = -1;
+    if (live_send(L, "GET", url, headers, NULL, 0, what, &r, err) == 0) {
+        Buf why;
+        buf_init(&why);
+        if (r.status >= 200 && r.status < 300 &&
+            c->codec->scan_page(&c->cx, object, r.body.p, r.body.n, sink, next, &why) == 0) {
+            rc = 0;
+        } else {
+            /* the error says what live_json and live_decode would */
+            Buf perr;
+            buf_init(&perr);
+            cJSON *j = live_parse(&r, what, &perr);
+            if (r.status < 200 || r.status >= 300) live_failed(L, &r, j, what, err);
+            else if (perr.n) buf_puts(err, buf_str(&perr));
+            else if (j) buf_printf(err, "%s: %s", what, buf_str(&why));
+            else buf_printf(err, "%s: the answer is empty", what);
+            cJSON_Delete(j);
+            buf_free(&perr);
+        }
+        buf_free(&why);
+    }
+    http_response_free(&r);
+    return rc;
+}
+
 void live_record_page(Live *L, const char *object, const cJSON *answer) {
     if (!L->record_dir || !answer) return;
     Buf err;
     buf_init(&err);
     char *dir = arena_printf(&L->a, "%s/%s", L->record_dir, object);
-    if (mkdirs(dir, &err) == 0) {
+    if (make_dirs(dir, &err) == 0) {
         /* pages in the order they were read: the replay source reads them in name order */
         char *path = arena_printf(&L->a, "%s/%06u.json", dir, ++L->record_seq);
         record_write(L, path, answer);

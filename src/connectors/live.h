@@ -84,6 +84,13 @@ int live_json(Live *L, const char *method, const char *url, const char *const *h
  * naming the request (what), when the answer is not of the API's shape. */
 int live_decode(Live *L, uint32_t object, const cJSON *answer, RecordSink *sink, Buf *next, const char *what, Buf *err);
 
+/* GETs a page of object's records into sink, as live_json then
+ * live_decode (recorded with --record) would; where the codec has a
+ * scanner (Codec.scan_page) and nothing is recorded, the records are read
+ * from the answer's text, no tree built: the hot path of a large read. */
+int live_read_page(Live *L, uint32_t object, const char *url, const char *const *headers, const char *what,
+                   RecordSink *sink, Buf *next, Buf *err);
+
 /* --record: a page of object's records, or a metadata answer (tags, fields). */
 void live_record_page(Live *L, const char *object, const cJSON *answer);
 void live_record_meta(Live *L, const char *what, const cJSON *answer);

@@ -121,14 +121,8 @@ static int sf_query(Sf *S, uint32_t object, const char *endpoint, const char *so
     int rc = 0;
     for (int page = 1; rc == 0; page++) {
         const char *what = arena_printf(&L->a, "source %s: GET %s %s page %d", c->name, endpoint, oname, page);
-        cJSON *a = NULL;
-        if (live_json(L, "GET", buf_str(&url), hv, NULL, 0, what, &a, err) != 0) { rc = -1; break; }
-        live_record_page(L, oname, a);
         buf_reset(&next);
-        if (live_decode(L, object, a, &ls->sink, &next, what, err) != 0) {
-            rc = -1;
-        }
-        cJSON_Delete(a);
+        if (live_read_page(L, object, buf_str(&url), hv, what, &ls->sink, &next, err) != 0) rc = -1;
         if (rc == 0) live_page_end(ls);
         if (rc || !next.n) break;
         /* nextRecordsUrl is a path on the instance */
