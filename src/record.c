@@ -196,7 +196,8 @@ Record *record_copy(const Program *p, const Record *src, Arena *a) {
     r->cap_lists = src->nlists;
     r->vm.f = r->fields;
     r->vm.tags = r->tags;
-    r->vm.id = src->vm.id ? arena_strndup(a, src->vm.id, src->vm.idlen) : NULL;
+    if (o->key >= 0 && src->vm.id == src->fields[o->key].u.s && src->fields[o->key].t == VT_STR) r->vm.id = r->fields[o->key].u.s;
+    else r->vm.id = src->vm.id ? arena_strndup(a, src->vm.id, src->vm.idlen) : NULL;
     return r;
 }
 
@@ -213,7 +214,11 @@ void record_finish(const Program *p, Record *r, Arena *a) {
     for (uint32_t i = 0; i < r->ntag_names; i++)
         for (uint32_t t = 0; t < p->ntags; t++)
             if (!strcmp(program_str(p, p->tags[t]), r->tag_names[i])) r->tags[t / 64] |= 1ull << (t % 64);
-    if (o->key >= 0 && !value_blank(r->fields[o->key])) {
+    if (o->key >= 0 && r->fields[o->key].t == VT_STR && !value_blank(r->fields[o->key])) {
+        /* text, as most ids: the field's own copy is the id */
+        r->vm.id = r->fields[o->key].u.s;
+        r->vm.idlen = r->fields[o->key].len;
+    } else if (o->key >= 0 && !value_blank(r->fields[o->key])) {
         Buf b;
         buf_init(&b);
         value_format(r->fields[o->key], &b);

@@ -253,6 +253,7 @@ typedef struct Scan {
     Symtab deleted;        /* id -> Deleted, from <Object>.deleted.json */
     int changes;           /* reading changes: only those up to the run's time */
     int later;             /* records left out for being dated after it */
+    int direct;            /* records are decoded into dst: nearly all pass */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -279,10 +280,11 @@ static void deliver(Scan *sc, Record *rec) {
     }
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
-    Record *keep = record_copy(sc->r->base.p, rec, sc->dst);
+    Record *keep = sc->direct ? rec : record_copy(sc->r->base.p, rec, sc->dst);
     sc->out->record(sc->out->ctx, keep);
-    /* the copy is all the scan put in dst: the caller may drop it at once */
-    if (sc->out->page_end) sc->out->page_end(sc->out->ctx);
+    /* the copy is all the scan put in dst: the caller may drop it at once
+     * (decoded in place, the page's other records are there too) */
+    if (!sc->direct && sc->out->page_end) sc->out->page_end(sc->out->ctx);
 }
 
 static void on_record(void *ctx, Record *rec) {
@@ -461,7 +463,10 @@ static int scan(Scan *sc, Buf *err) {
         buf_init(&next);
         buf_init(&why);
         arena_reset(&page);
-        r->base.cx.a = &page;
+        /* a read of everything keeps nearly every record: a scanner, which
+         * puts nothing else in the arena, decodes them where they are kept */
+        sc->direct = sc->since == INT64_MIN && !sc->want && r->base.codec->scan_page;
+        r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
             size_t n;
             char *text = read_file(files[i], &n);
@@ -486,6 +491,8 @@ static int scan(Scan *sc, Buf *err) {
             cJSON_Delete(j);
         }
         r->base.cx.a = sc->dst;
+        if (rc == 0 && sc->direct && sc->out->page_end) sc->out->page_end(sc->out->ctx);
+        sc->direct = 0;
         buf_free(&next);
         buf_free(&why);
     }
