@@ -29,7 +29,11 @@ void buf_putn(Buf *b, const char *s, size_t n) {
 
 void buf_puts(Buf *b, const char *s) { buf_putn(b, s, strlen(s)); }
 
-void buf_putc(Buf *b, char c) { buf_putn(b, &c, 1); }
+void buf_putc(Buf *b, char c) {
+    if (b->n + 2 > b->cap) grow(b, 1);
+    b->p[b->n++] = c;
+    b->p[b->n] = 0;
+}
 
 void buf_printf(Buf *b, const char *fmt, ...) {
     va_list ap;
@@ -49,20 +53,26 @@ void buf_indent(Buf *b, int n) {
 }
 
 void buf_json_str(Buf *b, const char *s, size_t n) {
-    buf_putc(b, '"');
+    /* Plain runs are copied whole: a plan writes every value it maps, and
+     * almost none of them hold a byte that needs escaping. */
+    grow(b, n + 2);
+    b->p[b->n++] = '"';
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (i > run) buf_putn(b, s + run, i - run);
+        run = i + 1;
         switch (c) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        default:
-            if (c < 0x20) buf_printf(b, "\\u%04x", c);
-            else buf_putc(b, (char)c);
+        case '"': buf_putn(b, "\\\"", 2); break;
+        case '\\': buf_putn(b, "\\\\", 2); break;
+        case '\n': buf_putn(b, "\\n", 2); break;
+        case '\r': buf_putn(b, "\\r", 2); break;
+        case '\t': buf_putn(b, "\\t", 2); break;
+        default: buf_printf(b, "\\u%04x", c);
         }
     }
+    if (n > run) buf_putn(b, s + run, n - run);
     buf_putc(b, '"');
 }
 

@@ -3,6 +3,7 @@
  * built. */
 #include "jscan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,62 @@ int js_member(JScan *s, Buf *key) {
     return 0;
 }
 
+/* The end of the run of bytes from q that a string holds as they are: up
+ * to a quote, a backslash or a control byte.  Eight bytes at a time, as
+ * most of a page's text is such runs: a word holds one of those bytes where
+ * a byte of (x ^ '"') or (x ^ '\\') is zero or one of x is below 0x20.
+ * The borrow trick: (y - 0x01..) & ~y has a byte's top bit set where y's
+ * byte was zero, (x - 0x20..) & ~x where x's was below 0x20, and maybe in
+ * bytes after a true hit (the borrow), so on a little-endian machine the
+ * lowest bit set is the first such byte. */
+static const char *plain_run(const char *q, const char *end) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (end - q >= 8) {
+        uint64_t x;
+        memcpy(&x, q, 8);
+        uint64_t a = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t hit = ((a - ones) & ~a) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
+        if ((hit &= high) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return q + __builtin_ctzll(hit) / 8;
+#else
+            break;
+#endif
+        }
+        q += 8;
+    }
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+    return q;
+}
+
+int js_text(JScan *s, Buf *scratch, const char **out, size_t *n) {
+    ws(s);
+    if (s->p >= s->end || *s->p != '"') return fail(s, "expected a string");
+    const char *q = plain_run(s->p + 1, s->end);
+    if (q < s->end && *q == '"') {
+        *out = s->p + 1;
+        *n = (size_t)(q - *out);
+        s->p = q + 1;
+        return 0;
+    }
+    /* an escape (or an error) inside: decoded the long way */
+    buf_reset(scratch);
+    if (js_string(s, scratch) != 0) return -1;
+    *out = buf_str(scratch);
+    *n = scratch->n;
+    return 0;
+}
+
+int js_key(JScan *s, Buf *scratch, const char **key, size_t *n) {
+    int r = next_item(s, '}', at_first(s, '{'));
+    if (r) return r;
+    if (js_text(s, scratch, key, n) != 0) return -1;
+    ws(s);
+    if (s->p >= s->end || *s->p != ':') return fail(s, "expected ':' after a key");
+    s->p++;
+    return 0;
+}
+
 int js_element(JScan *s) { return next_item(s, ']', at_first(s, '[')); }
 
 static int hex4(const char *p, unsigned *out) {
@@ -117,8 +174,7 @@ int js_string(JScan *s, Buf *out) {
     s->p++;
     for (;;) {
         /* copy the plain run at once */
-        const char *q = s->p;
-        while (q < s->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+        const char *q = plain_run(s->p, s->end);
         if (out) buf_putn(out, s->p, (size_t)(q - s->p));
         s->p = q;
         if (q >= s->end) return fail(s, "the text ends inside a string");

@@ -32,6 +32,12 @@ int js_enter(JScan *s, char open);
 /* The next member of the object being read: its key (decoded) in key;
  * 0 when there is one, 1 at the object's end (which it leaves), -1 on error. */
 int js_member(JScan *s, Buf *key);
+/* js_member without a copy: the key points into the text, or into scratch
+ * where it holds an escape. */
+int js_key(JScan *s, Buf *scratch, const char **key, size_t *n);
+/* Takes a string: *out points into the text where it has no escape (not
+ * NUL-terminated then), else into scratch, decoded. */
+int js_text(JScan *s, Buf *scratch, const char **out, size_t *n);
 /* The next element of the array being read: 0 when there is one, 1 at the
  * array's end (which it leaves), -1 on error. */
 int js_element(JScan *s);

@@ -298,11 +298,14 @@ static void jstr(Buf *out, const char *s) {
 
 static void jrule(const Program *p, uint32_t pc, Buf *out) {
     if (pc >= p->ncode) { buf_puts(out, "null"); return; }
-    Buf r;
-    buf_init(&r);
-    plan_rule(p, pc, &r);
-    jstr(out, buf_str(&r));
-    buf_free(&r);
+    /* "file:line" without a buffer of its own: a rule is written for every
+     * field of every change.  The file name is escaped, the line needs none. */
+    const char *f = program_str(p, p->filenames[p->files[pc]]);
+    buf_json_str(out, f, strlen(f));
+    out->n--;   /* reopen the string for the line */
+    buf_putc(out, ':');
+    put_uint(out, p->lines[pc]);
+    buf_putc(out, '"');
 }
 
 static void jtime(int64_t ms, Buf *out) {

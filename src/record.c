@@ -166,6 +166,52 @@ int record_set_field(const Program *p, Record *r, Arena *a, int fid, const cJSON
     return rc != 0 ? -1 : 0;
 }
 
+static void put(Record *r, int fid, Value v) {
+    r->fields[fid] = v;
+    r->present[fid / 64] |= 1ull << (fid % 64);
+}
+
+void record_set_null(Record *r, int fid) { put(r, fid, v_null()); }
+
+int record_set_string(const Program *p, Record *r, Arena *a, int fid, const char *s, size_t n, Buf *err) {
+    TypeKind t = (TypeKind)p->fields[p->objects[r->object].first_field + (uint32_t)fid].type;
+    if (type_is_text(t)) {
+        put(r, fid, copy_str(a, s, n));
+        return 0;
+    }
+    int64_t ms;
+    if ((t == TY_DATE || t == TY_DATETIME) && n && parse_datetime(s, n, &ms) == 0) {
+        put(r, fid, t == TY_DATE ? v_int(VT_DATE, ms >= 0 ? ms / 86400000LL : -((-ms + 86399999LL) / 86400000LL))
+                                 : v_int(VT_DATETIME, ms));
+        return 0;
+    }
+    /* the rest (numbers and flags as text, bad dates) the long way, for
+     * its conversions and messages */
+    Buf z;
+    buf_init(&z);
+    buf_putn(&z, s, n);
+    cJSON item;
+    memset(&item, 0, sizeof item);
+    item.type = cJSON_String;
+    item.valuestring = (char *)buf_str(&z);
+    int rc = record_set_field(p, r, a, fid, &item, err);
+    buf_free(&z);
+    return rc;
+}
+
+int record_set_number(const Program *p, Record *r, Arena *a, int fid, double d, Buf *err) {
+    TypeKind t = (TypeKind)p->fields[p->objects[r->object].first_field + (uint32_t)fid].type;
+    if (type_is_numeric(t)) {
+        put(r, fid, v_num(d));
+        return 0;
+    }
+    cJSON item;
+    memset(&item, 0, sizeof item);
+    item.type = cJSON_Number;
+    item.valuedouble = d;
+    return record_set_field(p, r, a, fid, &item, err);
+}
+
 static const char **copy_names(Arena *a, const char *const *v, uint32_t n) {
     if (!n || !v) return NULL;
     const char **w = arena_alloc(a, n * sizeof *w);

@@ -43,6 +43,12 @@ void record_add_list(Record *r, Arena *a, const char *name);
 int record_set_json(const Program *p, Record *r, Arena *a, const char *name, const cJSON *v, Buf *err);
 /* The same for field fid of the record's object. */
 int record_set_field(const Program *p, Record *r, Arena *a, int fid, const cJSON *v, Buf *err);
+/* record_set_field of a JSON string (s, n bytes, no NUL inside), number
+ * or null as a scanner reads them, with the same conversions and errors,
+ * and no cJSON item in between for the common cases. */
+int record_set_string(const Program *p, Record *r, Arena *a, int fid, const char *s, size_t n, Buf *err);
+int record_set_number(const Program *p, Record *r, Arena *a, int fid, double d, Buf *err);
+void record_set_null(Record *r, int fid);
 /* A deep copy of a record into arena a: a record read in a page's
  * scratch arena outlives the page only as a copy. */
 Record *record_copy(const Program *p, const Record *src, Arena *a);

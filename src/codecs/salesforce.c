@@ -177,10 +177,32 @@ static int sf_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
 
 /* ------------------------------------------------------------ scanning */
 
+/* The keys of the page's last record, in order: a query answers every
+ * record with the same keys in the same order, so a key is compared with
+ * the one at its place before it is hashed.  They point into the page's
+ * text, which outlives the page's scan. */
+#define SF_SHAPE 64
+typedef struct Shape {
+    const char *key[SF_SHAPE];
+    size_t len[SF_SHAPE];
+    int fid[SF_SHAPE];
+} Shape;
+
+static int field_at(const Program *p, uint32_t object, Shape *sh, int i, const char *k, size_t n, int cacheable) {
+    if (i < SF_SHAPE && sh->key[i] && sh->len[i] == n && !memcmp(sh->key[i], k, n)) return sh->fid[i];
+    int fid = program_field_n(p, object, k, n);
+    if (i < SF_SHAPE) {
+        sh->key[i] = cacheable ? k : NULL;
+        sh->len[i] = n;
+        sh->fid[i] = fid;
+    }
+    return fid;
+}
+
 /* One record of a page, from the scanner: each key the object has becomes
  * a field (through the same conversion as decode_page), the rest is
  * skipped unbuilt. */
-static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key, Buf *val, Buf *why,
+static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Shape *sh, Buf *key, Buf *val, Buf *why,
                               const char **raw_id) {
     const Program *p = cx->p;
     int key_field = p->objects[object].key;
@@ -193,9 +215,11 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
         return NULL;
     }
     if (js_enter(s, '{') != 0) return NULL;
-    int m;
-    while ((m = js_member(s, key)) == 0) {
-        int fid = program_field_n(p, object, key->p, key->n);
+    int m, i = 0;
+    const char *k;
+    size_t kn;
+    while ((m = js_key(s, key, &k, &kn)) == 0) {
+        int fid = field_at(p, object, sh, i++, k, kn, k != key->p);
         if (fid < 0 || why->n) {
             /* after a refused value only the id still matters, for the error */
             if (fid >= 0 && fid == key_field && js_peek(s) == J_STRING) {
@@ -207,21 +231,30 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
             }
             continue;
         }
-        cJSON item;
-        memset(&item, 0, sizeof item);
         JType t = js_peek(s);
-        int rc = 0;
         if (t == J_STRING) {
-            buf_reset(val);
-            rc = js_string(s, val);
-            item.type = cJSON_String;
-            item.valuestring = (char *)buf_str(val);
+            const char *v;
+            size_t vn;
+            if (js_text(s, val, &v, &vn) != 0) return NULL;
+            if (v == val->p) vn = strlen(v);   /* a decoded \u0000 ends it, as in cJSON */
+            record_set_string(p, r, cx->a, fid, v, vn, why);
+            /* the id names a refused record in its error: the record's
+             * copy, or (refused itself) one of its own */
+            if (fid == key_field)
+                *raw_id = r->fields[fid].t == VT_STR ? r->fields[fid].u.s : arena_strndup(cx->a, v, vn);
         } else if (t == J_NUMBER) {
-            rc = js_number(s, &item.valuedouble);
-            item.type = cJSON_Number;
-        } else if (t == J_NULL || t == J_TRUE || t == J_FALSE) {
-            rc = js_literal(s, &t);
-            item.type = t == J_NULL ? cJSON_NULL : t == J_TRUE ? cJSON_True : cJSON_False;
+            double d;
+            if (js_number(s, &d) != 0) return NULL;
+            record_set_number(p, r, cx->a, fid, d, why);
+        } else if (t == J_NULL) {
+            if (js_literal(s, &t) != 0) return NULL;
+            record_set_null(r, fid);
+        } else if (t == J_TRUE || t == J_FALSE) {
+            if (js_literal(s, &t) != 0) return NULL;
+            cJSON item;
+            memset(&item, 0, sizeof item);
+            item.type = t == J_TRUE ? cJSON_True : cJSON_False;
+            record_set_field(p, r, cx->a, fid, &item, why);
         } else {
             /* an object or array where a field is: rare, so built as cJSON */
             const char *start = s->p;
@@ -229,14 +262,7 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Buf *key,
             cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
             record_set_field(p, r, cx->a, fid, j, why);
             cJSON_Delete(j);
-            continue;
         }
-        if (rc != 0) return NULL;
-        record_set_field(p, r, cx->a, fid, &item, why);
-        /* the id names a refused record in its error: the record's copy,
-         * or (refused itself) one of its own */
-        if (fid == key_field && t == J_STRING)
-            *raw_id = r->fields[fid].t == VT_STR ? r->fields[fid].u.s : arena_strdup(cx->a, item.valuestring);
     }
     if (m < 0 || why->n) return NULL;   /* as decode_page: a value that does not read refuses the record */
     record_finish(p, r, cx->a);
@@ -247,6 +273,8 @@ static int sf_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
     JScan s;
     js_init(&s, text, n);
     Buf key, val, url;
+    Shape shape;
+    memset(&shape, 0, sizeof shape);
     buf_init(&key);
     buf_init(&val);
     buf_init(&url);
@@ -263,7 +291,7 @@ static int sf_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
                 Buf why;
                 buf_init(&why);
                 const char *id = NULL;
-                Record *r = sf_scan_record(cx, object, &s, &key, &val, &why, &id);
+                Record *r = sf_scan_record(cx, object, &s, &shape, &key, &val, &why, &id);
                 if (s.err) {
                     buf_free(&why);
                     goto out;
