@@ -165,7 +165,7 @@ Value program_vmap(const Program *p, uint32_t map, Value v) {
 /* ------------------------------------------------------------- writing */
 
 static const unsigned char magic[8] = {'T', 'N', 'D', 'M', 'B', 'C', '\r', '\n'};
-enum { FORMAT_VERSION = 3, HEADER_SIZE = 20 };
+enum { FORMAT_VERSION = 4, HEADER_SIZE = 20 };   /* 4: field("X") map keys named whole */
 
 static void w8(Buf *b, unsigned v) { buf_putc(b, (char)(v & 0xFF)); }
 static void w16(Buf *b, unsigned v) { w8(b, v); w8(b, v >> 8); }

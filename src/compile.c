@@ -617,6 +617,8 @@ static void end_text(Cc *cc, const Node *n, Buf *out) {
     SrcFile *f = diags_file(cc->d, n->loc.file);
     if (!f) return;
     const char *s = f->text + n->loc.off;
+    /* field("X") is located at its name, for diagnostics; the key names it whole */
+    if (n->kind == NODE_FIELDREF && n->op && !n->name) buf_puts(out, "field(");
     int blank = 0;
     for (uint32_t i = 0; i < n->loc.len; i++) {
         char ch = s[i];

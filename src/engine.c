@@ -556,25 +556,28 @@ static void track(SyncRun *R, Unit *u, int side, const char *status, int synced)
     }
 }
 
-/* The bases of a linked pair from the state; NULL when it has none. */
+/* The bases of a linked pair from the state; NULL when it has none (or
+ * every value in it is null, as a pair with no base). */
 static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
     const Program *p = R->E->p;
     const PSync *s = R->s;
     base[0] = base[1] = NULL;
     if (link <= 0) return 0;
+    const char *text;
+    int rc = store_bases_get(R->E->st, link, R->left, &text);
+    if (rc <= 0 || !text) return rc;
+    cJSON *all = cJSON_Parse(text);
     Value *b[2];
     for (int k = 0; k < 2; k++) b[k] = arena_alloc(R->left, (s->nmaps + 1) * sizeof(Value));
     int any = 0;
     for (uint32_t m = 0; m < s->nmaps; m++) {
         const PMap *pm = &p->maps[s->first_map + m];
         if (pm->account != R->accounts) continue;
+        const cJSON *pair = cJSON_GetObjectItemCaseSensitive(all, str(p, pm->key));
         for (int k = 0; k < 2; k++) {
-            const char *json;
-            int rc = store_base_get(R->E->st, link, str(p, pm->key), k, R->left, &json);
-            if (rc < 0) return -1;
-            if (rc == 0 || !json) continue;
+            const cJSON *j = cJSON_GetArrayItem(pair, k);
+            if (!j || cJSON_IsNull(j)) continue;
             any = 1;
-            cJSON *j = cJSON_Parse(json);
             Buf why;
             buf_init(&why);
             /* The type the value had: the field's, or text for an expression end. */
@@ -582,13 +585,13 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
             uint32_t obj = pm->account && s->side[k].account >= 0 ? (uint32_t)s->side[k].account : s->side[k].object;
             if (pm->field[k] != NO_FIELD && pm->field[k] < p->objects[obj].nfields)
                 type = p->fields[p->objects[obj].first_field + pm->field[k]].type;
-            if (j && cJSON_IsNumber(j) && type_is_text((TypeKind)type)) type = TY_NUMBER;
-            if (j && cJSON_IsBool(j)) type = TY_BOOLEAN;
-            if (!j || value_from_json(j, type, R->left, &b[k][m], &why) != 0) b[k][m] = v_null();
+            if (cJSON_IsNumber(j) && type_is_text((TypeKind)type)) type = TY_NUMBER;
+            if (cJSON_IsBool(j)) type = TY_BOOLEAN;
+            if (value_from_json(j, type, R->left, &b[k][m], &why) != 0) b[k][m] = v_null();
             buf_free(&why);
-            cJSON_Delete(j);
         }
     }
+    cJSON_Delete(all);
     if (!any) return 0;
     base[0] = b[0];
     base[1] = b[1];
@@ -1139,15 +1142,29 @@ static int audit(SyncRun *R, const Change *c, const char *id) {
     return rc;
 }
 
+/* A pair's bases, one row: {"map key": [left, right], ...} (docs/state.md). */
 static int put_bases(SyncRun *R, int64_t link, Value *base[2], int account) {
     const Program *p = R->E->p;
-    for (uint32_t m = 0; m < R->s->nmaps; m++)
-        for (int k = 0; k < 2; k++) {
-            if (!base[k] || p->maps[R->s->first_map + m].account != account) continue;
-            const char *j = json_of(&R->a, base[k][m]);
-            if (store_base_put(R->E->st, link, str(p, p->maps[R->s->first_map + m].key), k, j) != 0) return -1;
-        }
-    return 0;
+    if (!base[0] && !base[1]) return 0;
+    Buf t, *b = &t;
+    buf_init(b);
+    buf_putc(b, '{');
+    for (uint32_t m = 0; m < R->s->nmaps; m++) {
+        const PMap *pm = &p->maps[R->s->first_map + m];
+        if (pm->account != account) continue;
+        if (b->n > 1) buf_puts(b, ", ");
+        const char *key = str(p, pm->key);
+        buf_json_str(b, key, strlen(key));
+        buf_puts(b, ": [");
+        value_json(base[0] ? base[0][m] : v_null(), b);
+        buf_puts(b, ", ");
+        value_json(base[1] ? base[1][m] : v_null(), b);
+        buf_putc(b, ']');
+    }
+    buf_putc(b, '}');
+    int rc = store_bases_put(R->E->st, link, buf_str(b));
+    buf_free(b);
+    return rc;
 }
 
 static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {

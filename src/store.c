@@ -66,6 +66,24 @@ static const char *const migrations[] = {
     "  object TEXT NOT NULL, side INTEGER NOT NULL, action TEXT NOT NULL, record_id TEXT, partner TEXT,"
     "  key TEXT, body TEXT, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX journal_pending ON journal(done, id);",
+    /* 2: one row of bases per link, not per map and side: a first sync of
+     * a million pairs wrote twenty million rows (docs/performance.md) */
+    "CREATE TABLE bases ("
+    "  link INTEGER PRIMARY KEY REFERENCES links(id) ON DELETE CASCADE,"
+    "  value TEXT NOT NULL);"
+    /* and a map end field("X") is named so: version 1 named it "X") */
+    "INSERT INTO bases (link, value)"
+    "  WITH ends AS (SELECT link, side, value, substr(map, 1, instr(map, ' <-> ') - 1) AS a,"
+    "                       substr(map, instr(map, ' <-> ') + 5) AS b FROM base),"
+    "       named AS (SELECT link, side, value,"
+    "                        CASE WHEN a GLOB '\"*)' THEN 'field(' || a ELSE a END || ' <-> ' ||"
+    "                        CASE WHEN b GLOB '\"*)' THEN 'field(' || b ELSE b END AS map FROM ends)"
+    "  SELECT link, json_group_object(map, json_array(json(coalesce(l, 'null')), json(coalesce(r, 'null'))))"
+    "  FROM (SELECT link, map, max(CASE WHEN side = 0 THEN value END) AS l,"
+    "               max(CASE WHEN side = 1 THEN value END) AS r"
+    "        FROM named GROUP BY link, map)"
+    "  GROUP BY link;"
+    "DROP TABLE base;",
 };
 
 enum { NSTMT = 64 };
@@ -389,8 +407,8 @@ int64_t store_link_count(Store *s, const char *sync) {
 
 /* ------------------------------------------------------------- bases */
 
-int store_base_get(Store *s, int64_t link, const char *map, int side, Arena *a, const char **json) {
-    sqlite3_stmt *st = query(s, "SELECT value FROM base WHERE link = ?1 AND map = ?2 AND side = ?3", "isd", link, map, side);
+int store_bases_get(Store *s, int64_t link, Arena *a, const char **json) {
+    sqlite3_stmt *st = query(s, "SELECT value FROM bases WHERE link = ?1", "i", link);
     if (!st) return -1;
     int rc = sqlite3_step(st), found = 0;
     *json = NULL;
@@ -403,9 +421,8 @@ int store_base_get(Store *s, int64_t link, const char *map, int side, Arena *a, 
     return found;
 }
 
-int store_base_put(Store *s, int64_t link, const char *map, int side, const char *json) {
-    return exec(s, "INSERT OR REPLACE INTO base (link, map, side, value) VALUES (?1, ?2, ?3, ?4)", "isds", link, map,
-                side, json);
+int store_bases_put(Store *s, int64_t link, const char *json) {
+    return exec(s, "INSERT OR REPLACE INTO bases (link, value) VALUES (?1, ?2)", "is", link, json);
 }
 
 /* ------------------------------------------------------------- cursors */

@@ -67,10 +67,12 @@ int store_link_drop(Store *s, int64_t link);
 int store_links_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Link *l));
 int64_t store_link_count(Store *s, const char *sync);
 
-/* ---- base values: per link, per map (named by its key) and side */
+/* ---- base values: per link, one JSON object naming each map by its key,
+ * {"Email <-> email": [left, right], ...}; the engine writes and reads it
+ * whole.  get: 1 with the text in *json, 0 when the link has none. */
 
-int store_base_get(Store *s, int64_t link, const char *map, int side, Arena *a, const char **json);
-int store_base_put(Store *s, int64_t link, const char *map, int side, const char *json);
+int store_bases_get(Store *s, int64_t link, Arena *a, const char **json);
+int store_bases_put(Store *s, int64_t link, const char *json);
 
 /* ---- cursors: how far each source's object has been read */
 

@@ -42,7 +42,7 @@ static void test_open(void) {
     if (!s) return;
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-    CHECK(store_version(s) == 1);
+    CHECK(store_version(s) == 2);
     store_close(s);
 
     /* A read-only store of a missing file is empty and creates nothing. */
@@ -82,6 +82,58 @@ static void test_open(void) {
     cleanup();
 }
 
+/* Version 1 kept a base row per link, map and side; version 2 one per
+ * link.  A version 1 file is made by hand here, then opened. */
+static void test_migrate_bases(void) {
+    Store *s = fresh();
+    if (!s) return;
+    store_close(s);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE bases;"
+                       "CREATE TABLE base (link INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,"
+                       "  map TEXT NOT NULL, side INTEGER NOT NULL, value TEXT,"
+                       "  PRIMARY KEY (link, map, side)) WITHOUT ROWID;"
+                       "INSERT INTO links VALUES (1, 'leads', 'Lead', '00Q1', 'contact', '7', 0, 0, 10, 10);"
+                       "INSERT INTO links VALUES (2, 'leads', 'Lead', '00Q2', 'contact', '8', 0, 0, 10, 10);"
+                       "INSERT INTO base VALUES (1, 'LastName <-> lastName', 0, '\"Lee\"');"
+                       "INSERT INTO base VALUES (1, 'LastName <-> lastName', 1, '\"Li\"');"
+                       "INSERT INTO base VALUES (2, 'Phone <-> phone', 0, NULL);"
+                       "INSERT INTO base VALUES (2, 'Phone <-> phone', 1, '42');"
+                       "INSERT INTO base VALUES (3, 'LeadSource <-> \"Lead Source\")', 0, '\"Web\"');"
+                       "INSERT INTO base VALUES (3, 'LeadSource <-> \"Lead Source\")', 1, '\"Web\"');"
+                       "INSERT INTO links VALUES (3, 'leads', 'Lead', '00Q3', 'contact', '9', 0, 0, 10, 10);"
+                       "PRAGMA user_version = 1;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    Buf err;
+    buf_init(&err);
+    s = store_open(path, 0, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("store_open: %s\n", buf_str(&err));
+        buf_free(&err);
+        return;
+    }
+    CHECK(store_version(s) == 2);
+    Arena a;
+    arena_init(&a);
+    const char *v;
+    CHECK(store_bases_get(s, 1, &a, &v) == 1);
+    CHECK_STR(v, "{\"LastName <-> lastName\":[\"Lee\",\"Li\"]}");
+    CHECK(store_bases_get(s, 2, &a, &v) == 1);
+    CHECK_STR(v, "{\"Phone <-> phone\":[null,42]}");
+    CHECK(store_bases_get(s, 3, &a, &v) == 1);
+    CHECK_STR(v, "{\"LeadSource <-> field(\\\"Lead Source\\\")\":[\"Web\",\"Web\"]}");
+    CHECK(store_link_drop(s, 1) == 0);
+    CHECK(store_bases_get(s, 1, &a, &v) == 0);
+    arena_free(&a);
+    buf_free(&err);
+    store_close(s);
+    cleanup();
+}
+
 static void test_links(void) {
     Store *s = fresh();
     if (!s) return;
@@ -104,20 +156,19 @@ static void test_links(void) {
     CHECK(store_link_find(s, "leads", 0, "7", &a, &l) == 0);
     CHECK(store_link_find(s, "contacts", 1, "7", &a, &l) == 0);
 
-    CHECK(store_base_put(s, id, "LastName|lastName", 0, "\"Lee\"") == 0);
-    CHECK(store_base_put(s, id, "LastName|lastName", 1, "\"Lee\"") == 0);
-    CHECK(store_base_put(s, id, "LastName|lastName", 1, "\"Li\"") == 0);
+    CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Lee\"]}") == 0);
+    CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}") == 0);
     const char *v;
-    CHECK(store_base_get(s, id, "LastName|lastName", 1, &a, &v) == 1);
-    CHECK_STR(v, "\"Li\"");
-    CHECK(store_base_get(s, id, "Phone|phone", 1, &a, &v) == 0 && v == NULL);
+    CHECK(store_bases_get(s, id, &a, &v) == 1);
+    CHECK_STR(v, "{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}");
+    CHECK(store_bases_get(s, id2, &a, &v) == 0 && v == NULL);
 
     /* B17: the link moves to the contact the lead became, base and all */
     CHECK(store_link_move(s, id, "contacts", 0, "Contact", "0031") == 0);
     CHECK(store_link_find(s, "leads", 0, "00Q1", &a, &l) == 0);
     CHECK(store_link_find(s, "contacts", 0, "0031", &a, &l) == 1);
     CHECK_STR(l.rid[1], "7");
-    CHECK(store_base_get(s, id, "LastName|lastName", 0, &a, &v) == 1);
+    CHECK(store_bases_get(s, id, &a, &v) == 1);
 
     CHECK(store_link_deleted(s, id2, 0, 5000) == 0);
     CHECK(store_link_find(s, "leads", 0, "00Q2", &a, &l) == 1 && l.deleted[0] == 5000 && l.deleted[1] == 0);
@@ -127,7 +178,7 @@ static void test_links(void) {
 
     /* dropping a link drops its bases */
     CHECK(store_link_drop(s, id) == 0);
-    CHECK(store_base_get(s, id, "LastName|lastName", 0, &a, &v) == 0);
+    CHECK(store_bases_get(s, id, &a, &v) == 0);
     CHECK(store_link_count(s, "contacts") == 0);
     arena_free(&a);
     store_close(s);
@@ -274,6 +325,7 @@ static void test_history(void) {
 
 void test_store_all(void) {
     test_open();
+    test_migrate_bases();
     test_links();
     test_history();
 }
