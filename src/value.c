@@ -1,6 +1,7 @@
 /* value.c - comparing, formatting and parsing run-time values. */
 #include "value.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,11 +195,15 @@ void format_datetime(int64_t ms, Buf *out) {
 static void format_number(double n, Buf *out) {
     if (isnan(n) || isinf(n)) { buf_puts(out, "null"); return; }
     if (n == floor(n) && fabs(n) < 1e15) { buf_printf(out, "%.0f", n); return; }
+    /* The shortest text that reads back as n.  Where that has 15 digits or
+     * fewer, %.15g is it: n lies within half an ulp (1.1e-16 relative) of
+     * it, and 15-digit rounding steps are 1e-15 relative or more, so n
+     * rounds to it, and %g drops the zeros after.  Else 16 or 17 digits.
+     * A subnormal has fewer bits, so the argument fails: tried from 1. */
     char tmp[64];
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = fabs(n) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, n);
-        double back;
-        if (sscanf(tmp, "%lf", &back) == 1 && back == n) break;
+        if (strtod(tmp, NULL) == n) break;
     }
     buf_puts(out, tmp);
 }

@@ -1208,6 +1208,16 @@ static void test_salesforce_scan(Program *p) {
               "{'attributes':{'type':'Lead'},'Id':'00Q2','LastName':'Babbage','AnnualRevenue':'lots'},"
               "{'LastName':'no id'},"
               "{'Id':'00Q3','LastName':'Late','NumberOfEmployees':'12','HasOptedOutOfEmail':'false'}]}");
+    /* keys out of the last record's order, a key with an escape, long
+     * strings with escapes past the first eight bytes, dates that do not
+     * read, numbers and flags where text is */
+    scan_same(p, lead,
+              "{'done':true,'records':[{'Id':'00Q4','LastName':'Order','FirstName':'A'},"
+              "{'FirstName':'B','Id':'00Q5','LastName':'Swap'},"
+              "{'Id':'00Q6','La\\u0073tName':'Escaped key','FirstName':'abcdefgh\\\"ijklmnop\\\\qrstuvwxyz0123\\u00e9'},"
+              "{'Id':'00Q7','LastName':'Dates','ConvertedDate':'2024-02-30'},"
+              "{'Id':'00Q8','LastName':'Stamp','SystemModstamp':'not a time'},"
+              "{'Id':'00Q9','LastName':'Text','Company':12.5,'Phone':true,'ConvertedDate':'2024-02-29'}]}");
     scan_same(p, lead, "{'done':true,'records':[]}");
     scan_same(p, lead, "{'done':true,'totalSize':0}");
     scan_same(p, lead, "{'records':[7, 'x', null]}");
@@ -1226,7 +1236,23 @@ static void test_salesforce_scan(Program *p) {
     }
 }
 
+/* Numbers as text: the shortest that reads back (plans, bases, bodies). */
+static void test_number_text(void) {
+    static const struct { double n; const char *want; } cases[] = {
+        {0.1, "0.1"}, {41537906.62, "41537906.62"}, {1.0 / 3, "0.3333333333333333"}, {-2.5, "-2.5"},
+        {1e21, "1e+21"}, {1.5e16, "1.5e+16"}, {123456789012345.6, "123456789012345.6"}, {5e-324, "5e-324"},
+        {0.1 + 0.2, "0.30000000000000004"}, {12, "12"}, {1e-7, "1e-07"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Buf b;
+        buf_init(&b);
+        value_format(v_num(cases[i].n), &b);
+        CHECK_STR(buf_str(&b), cases[i].want);
+        buf_free(&b);
+    }
+}
+
 void test_codec_all(void) {
+    test_number_text();
     Program *p = compile_rules();
     CHECK(p != NULL);
     if (!p) return;
