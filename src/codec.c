@@ -60,6 +60,17 @@ const char *codec_what(CodecCtx *cx, const Change *c, const char *id) {
     return id ? arena_printf(cx->a, "%s %s %s", plan_action_name(c->kind), obj, id) : arena_printf(cx->a, "%s %s", plan_action_name(c->kind), obj);
 }
 
+int codec_field_at(const Program *p, uint32_t object, CodecShape *sh, int i, const char *k, size_t n, int keep) {
+    if (i < CODEC_SHAPE && sh->key[i] && sh->len[i] == n && !memcmp(sh->key[i], k, n)) return sh->fid[i];
+    int fid = program_field_n(p, object, k, n);
+    if (i < CODEC_SHAPE) {
+        sh->key[i] = keep ? k : NULL;
+        sh->len[i] = n;
+        sh->fid[i] = fid;
+    }
+    return fid;
+}
+
 int codec_id_ok(const char *id) {
     size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") : 0;
     return n > 0 && n <= 128 && !id[n] && strcmp(id, ".") && strcmp(id, "..");

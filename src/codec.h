@@ -140,6 +140,22 @@ const char *codec_what(CodecCtx *cx, const Change *c, const char *id);
  * resource. */
 int codec_id_ok(const char *id);
 
+/* A scanner's memory of the keys of a page's last record, in order: an API
+ * answers every record of a page with the same keys in the same order, so
+ * a key is compared with the one at its place before it is hashed.  The
+ * keys point into the page's text, which outlives the scan; zero it per
+ * page. */
+#define CODEC_SHAPE 64
+typedef struct CodecShape {
+    const char *key[CODEC_SHAPE];
+    size_t len[CODEC_SHAPE];
+    int fid[CODEC_SHAPE];
+} CodecShape;
+/* The field of object named by key k (n bytes), the i-th of its record;
+ * -1 for none.  keep: k points into the page's text (not a scratch
+ * buffer), so it may be remembered. */
+int codec_field_at(const Program *p, uint32_t object, CodecShape *sh, int i, const char *k, size_t n, int keep);
+
 /* Dynamics 365: the entity set of a table's logical name (lead -> leads),
  * which its codec writes to and its connector reads from. */
 const char *d365_entity_set(Arena *a, const char *logical);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "jscan.h"
 #include "types.h"
 
 static const cJSON *get(const cJSON *o, const char *k) {
@@ -145,6 +146,22 @@ static void group_rows(Arena *a, Symtab *t, const cJSON *rows, const char *link)
 
 static const RowList *rows_of(const Symtab *t, const char *id) { return id ? symtab_get(t, id) : NULL; }
 
+/* The keys a row has: a tree's (j), or those a scan kept (k, n). */
+typedef struct RowKeys {
+    const cJSON *j;
+    const char **k;
+    size_t *n;
+    uint32_t count, cap;
+} RowKeys;
+
+static int has_key(const RowKeys *w, const char *name) {
+    if (w->j) return get(w->j, name) != NULL;
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < w->count; i++)
+        if (w->n[i] == len && !memcmp(w->k[i], name, len)) return 1;
+    return 0;
+}
+
 /* A tag's or list's name: from the answer's own sideload, else the metadata. */
 static const char *name_of(CodecCtx *cx, const cJSON *side, const char *key, MetaKind k, const char *id) {
     const cJSON *e;
@@ -158,12 +175,12 @@ static const char *name_of(CodecCtx *cx, const cJSON *side, const char *key, Met
 /* Custom values, tags and lists of contact `id`.  A title that is also a
  * key of the row is skipped, so a custom field named like a standard one
  * cannot overwrite it. */
-static int ac_contact(CodecCtx *cx, Record *r, const cJSON *row, const char *id, const Sides *sd, Buf *why) {
+static int ac_contact(CodecCtx *cx, Record *r, const RowKeys *row, const char *id, const Sides *sd, Buf *why) {
     const cJSON *e;
     char b[32], c[32];
     for (const RowList *l = rows_of(&sd->by_values, id); l && (e = l->row); l = l->next) {
         const MetaEntry *f = meta_by_id(cx->meta, META_FIELD, id_text(get(e, "field"), b));
-        if (f && !get(row, f->name) && ac_custom(cx, r, f->name, get(e, "value"), why) < 0) return -1;
+        if (f && !has_key(row, f->name) && ac_custom(cx, r, f->name, get(e, "value"), why) < 0) return -1;
     }
     if (sd->contact_tags) r->tags_known = 1; /* an answer with the sideload says every tag */
     for (const RowList *l = rows_of(&sd->by_contact_tags, id); l && (e = l->row); l = l->next) {
@@ -180,7 +197,7 @@ static int ac_contact(CodecCtx *cx, Record *r, const cJSON *row, const char *id,
      * a contact belongs to one account at most. */
     for (const RowList *l = rows_of(&sd->by_account_contacts, id); l && (e = l->row); l = l->next) {
         const char *acc = id_text(get(e, "account"), b);
-        if (acc && !get(row, "account")) {
+        if (acc && !has_key(row, "account")) {
             cJSON *v = cJSON_CreateString(acc);
             int rc = v ? ac_set(cx, r, "account", v, why) : 0;
             cJSON_Delete(v);
@@ -197,13 +214,13 @@ static void to_units(CodecCtx *cx, Record *r, const char *name) {
     if (f >= 0 && r->fields[f].t == VT_NUM) r->fields[f].u.n /= 100;
 }
 
-static int ac_deal(CodecCtx *cx, Record *r, const cJSON *row, const char *id, const Sides *sd, Buf *why) {
+static int ac_deal(CodecCtx *cx, Record *r, const RowKeys *row, const char *id, const Sides *sd, Buf *why) {
     const cJSON *e;
     char b[32];
     to_units(cx, r, "value");
     for (const RowList *l = rows_of(&sd->by_deal_data, id); l && (e = l->row); l = l->next) {
         const MetaEntry *f = meta_by_id(cx->meta, META_DEAL_FIELD, id_text(get(e, "customFieldId"), b));
-        if (!f || get(row, f->name)) continue;
+        if (!f || has_key(row, f->name)) continue;
         if (ac_custom(cx, r, f->name, get(e, "fieldValue"), why) < 0) return -1;
         if (f->type && !strcmp(f->type, "currency")) to_units(cx, r, f->name);
     }
@@ -220,27 +237,61 @@ static Record *ac_record(CodecCtx *cx, uint32_t object, const cJSON *row, const 
      * field, so they are passed over */
     cJSON_ArrayForEach(e, row)
         if (ac_set(cx, r, e->string, e, why) < 0) return NULL;
-    if (id && !strcmp(obj, "contact") && ac_contact(cx, r, row, id, sd, why) < 0) return NULL;
-    if (id && !strcmp(obj, "deal") && ac_deal(cx, r, row, id, sd, why) < 0) return NULL;
+    RowKeys keys = {row, NULL, NULL, 0, 0};
+    if (id && !strcmp(obj, "contact") && ac_contact(cx, r, &keys, id, sd, why) < 0) return NULL;
+    if (id && !strcmp(obj, "deal") && ac_deal(cx, r, &keys, id, sd, why) < 0) return NULL;
     record_finish(cx->p, r, cx->a);
     return r;
 }
 
-static int ac_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, RecordSink *sink, Buf *next, Buf *err) {
+/* The sideloads of an answer, each row grouped under its record. */
+static void ac_sides(Arena *a, const cJSON *answer, Sides *sd) {
+    memset(sd, 0, sizeof *sd);
+    sd->values = arr(answer, "fieldValues");
+    sd->contact_tags = arr(answer, "contactTags");
+    sd->tags = arr(answer, "tags");
+    sd->contact_lists = arr(answer, "contactLists");
+    sd->lists = arr(answer, "lists");
+    sd->deal_data = arr(answer, "dealCustomFieldData");
+    sd->account_contacts = arr(answer, "accountContacts");
+    group_rows(a, &sd->by_values, sd->values, "contact");
+    group_rows(a, &sd->by_contact_tags, sd->contact_tags, "contact");
+    group_rows(a, &sd->by_contact_lists, sd->contact_lists, "contact");
+    group_rows(a, &sd->by_deal_data, sd->deal_data, "dealId");
+    group_rows(a, &sd->by_account_contacts, sd->account_contacts, "contact");
+}
+
+/* Pages go by offset; meta.total counts every match.  n: the page's rows. */
+static void ac_next(const cJSON *answer, double n, Buf *next) {
+    const cJSON *meta = get(answer, "meta"), *in = get(meta, "page_input");
+    double total = count_of(get(meta, "total")), offset = count_of(get(in, "offset")), limit = count_of(get(in, "limit"));
+    if (offset < 0) offset = 0;
+    if (limit <= 0) limit = n;
+    if (n > 0 && offset + n < total) buf_printf(next, "offset=%.0f&limit=%.0f", offset + n, limit);
+}
+
+/* The array of an object's rows: contacts, deals, accounts; custom fields' is "fields". */
+static const char *ac_plural(CodecCtx *cx, uint32_t object, char b[64]) {
+    const char *obj = program_str(cx->p, cx->p->objects[object].name);
+    if (!strcmp(obj, "customField")) return "fields";
+    snprintf(b, 64, "%ss", obj);
+    return b;
+}
+
+/* The name of an object's id key. */
+static const char *ac_key(CodecCtx *cx, uint32_t object) {
     const PObject *o = &cx->p->objects[object];
-    const char *obj = program_str(cx->p, o->name);
-    const char *key = o->key >= 0 ? program_str(cx->p, cx->p->fields[o->first_field + (uint32_t)o->key].name) : "id";
-    const char *plural = !strcmp(obj, "customField") ? "fields" : arena_printf(cx->a, "%ss", obj);
+    return o->key >= 0 ? program_str(cx->p, cx->p->fields[o->first_field + (uint32_t)o->key].name) : "id";
+}
+
+static int ac_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, RecordSink *sink, Buf *next, Buf *err) {
+    const char *obj = program_str(cx->p, cx->p->objects[object].name), *key = ac_key(cx, object);
+    char pb[64];
+    const char *plural = ac_plural(cx, object, pb);
     const cJSON *rows = arr(answer, plural), *row;
     if (!rows) { buf_printf(err, "an ActiveCampaign %s answer has a \"%s\" array", obj, plural); return -1; }
-    Sides sd = {arr(answer, "fieldValues"), arr(answer, "contactTags"), arr(answer, "tags"),
-                arr(answer, "contactLists"), arr(answer, "lists"), arr(answer, "dealCustomFieldData"),
-                arr(answer, "accountContacts"), {0}, {0}, {0}, {0}, {0}};
-    group_rows(cx->a, &sd.by_values, sd.values, "contact");
-    group_rows(cx->a, &sd.by_contact_tags, sd.contact_tags, "contact");
-    group_rows(cx->a, &sd.by_contact_lists, sd.contact_lists, "contact");
-    group_rows(cx->a, &sd.by_deal_data, sd.deal_data, "dealId");
-    group_rows(cx->a, &sd.by_account_contacts, sd.account_contacts, "contact");
+    Sides sd;
+    ac_sides(cx->a, answer, &sd);
     cJSON_ArrayForEach(row, rows) {
         Buf why;
         char b[32];
@@ -252,13 +303,7 @@ static int ac_decode_page(CodecCtx *cx, uint32_t object, const cJSON *answer, Re
         else sink->record(sink->ctx, r);
         buf_free(&why);
     }
-    /* Pages go by offset; meta.total counts every match. */
-    const cJSON *meta = get(answer, "meta"), *in = get(meta, "page_input");
-    double total = count_of(get(meta, "total")), offset = count_of(get(in, "offset")), limit = count_of(get(in, "limit"));
-    double n = cJSON_GetArraySize(rows);
-    if (offset < 0) offset = 0;
-    if (limit <= 0) limit = n;
-    if (n > 0 && offset + n < total) buf_printf(next, "offset=%.0f&limit=%.0f", offset + n, limit);
+    ac_next(answer, cJSON_GetArraySize(rows), next);
     return 0;
 }
 
@@ -556,4 +601,203 @@ static int ac_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
     return -1;
 }
 
-const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id, NULL};
+/* ------------------------------------------------------------ scanning */
+
+/* The keys a scanned row had, for has_key (a custom field named like one
+ * of them is not read from the sideload). */
+static void keep_key(Arena *a, RowKeys *w, const char *k, size_t n, int copy) {
+    if (w->count == w->cap) {
+        uint32_t cap = w->cap ? w->cap * 2 : 16;
+        const char **kk = arena_alloc(a, cap * sizeof *kk);
+        size_t *nn = arena_alloc(a, cap * sizeof *nn);
+        if (w->count) {
+            memcpy(kk, w->k, w->count * sizeof *kk);
+            memcpy(nn, w->n, w->count * sizeof *nn);
+        }
+        w->k = kk;
+        w->n = nn;
+        w->cap = cap;
+    }
+    w->k[w->count] = copy ? arena_strndup(a, k, n) : k;
+    w->n[w->count++] = n;
+}
+
+/* One row of a page from the scanner, as ac_record reads it from a tree:
+ * each key the object has is set through ac_set's rules, in order (a key
+ * given twice: the last counts), then the sideloads of the row's id (its
+ * first key field, as a lookup in a tree finds it). */
+static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShape *sh, Arena *scratch, const Sides *sd,
+                              Buf *key, Buf *val, Buf *why, const char **id_out) {
+    const Program *p = cx->p;
+    const PObject *o = &p->objects[object];
+    const char *obj = program_str(p, o->name);
+    *id_out = NULL;
+    if (js_peek(s) != J_OBJECT) {
+        buf_puts(why, "a record is not a JSON object");
+        js_skip(s);
+        return NULL;
+    }
+    Record *r = arena_alloc(cx->a, sizeof *r);
+    record_init(p, object, cx->a, r);
+    RowKeys w = {0};
+    const char *id = NULL;
+    int m, i = 0, failed = 0, seen_id = 0;
+    const char *k;
+    size_t kn;
+    if (js_enter(s, '{') != 0) return NULL;
+    while ((m = js_key(s, key, &k, &kn)) == 0) {
+        int escaped = k == key->p;
+        keep_key(scratch, &w, k, kn, escaped);
+        int fid = codec_field_at(p, object, sh, i++, k, kn, !escaped);
+        JType t = js_peek(s);
+        /* the id the sideloads go by: text, or a whole number as text */
+        if (fid >= 0 && fid == o->key && !seen_id++) {
+            if (t == J_STRING) {
+                const char *v;
+                size_t vn;
+                const char *at = s->p;
+                if (js_text(s, val, &v, &vn) != 0) return NULL;
+                id = arena_strndup(scratch, v, v == val->p ? strlen(v) : vn);
+                s->p = at;   /* read again below as the field */
+            } else if (t == J_NUMBER) {
+                const char *at = s->p;
+                double d;
+                if (js_number(s, &d) != 0) return NULL;
+                if (fabs(d) < 1e15 && d == floor(d)) id = arena_printf(scratch, "%.0f", d);
+                s->p = at;
+            }
+        }
+        if (fid < 0 || failed) {
+            if (js_skip(s) != 0) return NULL;
+            continue;
+        }
+        int rc = 0;
+        if (t == J_STRING) {
+            const char *v;
+            size_t vn;
+            if (js_text(s, val, &v, &vn) != 0) return NULL;
+            if (v == val->p) vn = strlen(v);
+            /* "0000-00-00 00:00:00" is ActiveCampaign's missing date */
+            if (vn >= 10 && !memcmp(v, "0000-00-00", 10)) record_set_null(r, fid);
+            else rc = record_set_string(p, r, cx->a, fid, v, vn, why);
+        } else if (t == J_NUMBER) {
+            double d;
+            if (js_number(s, &d) != 0) return NULL;
+            rc = record_set_number(p, r, cx->a, fid, d, why);
+        } else if (t == J_NULL) {
+            if (js_literal(s, &t) != 0) return NULL;
+            record_set_null(r, fid);
+        } else {
+            /* flags, objects and arrays: rare, so built as cJSON */
+            const char *start = s->p;
+            if (js_skip(s) != 0) return NULL;
+            cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
+            rc = record_set_field(p, r, cx->a, fid, j, why);
+            cJSON_Delete(j);
+        }
+        if (rc < 0) failed = 1;
+    }
+    if (m < 0) return NULL;
+    *id_out = id;
+    if (failed) return NULL;
+    if (id && !strcmp(obj, "contact") && ac_contact(cx, r, &w, id, sd, why) < 0) return NULL;
+    if (id && !strcmp(obj, "deal") && ac_deal(cx, r, &w, id, sd, why) < 0) return NULL;
+    record_finish(p, r, cx->a);
+    return r;
+}
+
+/* The answer's members other than its rows that decode_page reads. */
+static int ac_side_member(const char *k, size_t n) {
+    static const char *const names[] = {"fieldValues", "contactTags", "tags", "contactLists", "lists",
+                                        "dealCustomFieldData", "accountContacts", "meta"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && !memcmp(names[i], k, n)) return 1;
+    return 0;
+}
+
+/* decode_page from the text.  The rows come first in an answer and their
+ * sideloads after, so the answer is walked twice: once to find the rows
+ * and to build the sideloads (small, and looked up by id) as trees, then
+ * the rows are scanned, none built.  A text that is not JSON fails the
+ * first walk, before any record reaches the sink. */
+static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t n, RecordSink *sink, Buf *next, Buf *err) {
+    const char *obj = program_str(cx->p, cx->p->objects[object].name), *keyname = ac_key(cx, object);
+    char pb[64];
+    const char *plural = ac_plural(cx, object, pb);
+    size_t pn = strlen(plural);
+    JScan s;
+    js_init(&s, text, n);
+    Buf key, val;
+    buf_init(&key);
+    buf_init(&val);
+    Arena scratch;
+    arena_init(&scratch);
+    cJSON *side = cJSON_CreateObject();
+    const char *rows_at = NULL, *rows_end = NULL, *k;
+    size_t kn;
+    int m, seen_rows = 0, rc = -1;
+    if (js_enter(&s, '{') != 0) goto out;
+    while ((m = js_key(&s, &key, &k, &kn)) == 0) {
+        const char *start = s.p;
+        if (kn == pn && !memcmp(k, plural, pn) && !seen_rows++) {
+            if (js_peek(&s) == J_ARRAY) rows_at = s.p;
+            if (js_skip(&s) != 0) goto out;
+            if (rows_at) rows_end = s.p;
+        } else if (ac_side_member(k, kn)) {
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", (int)kn, k);
+            if (js_skip(&s) != 0) goto out;
+            /* the first of a key given twice, as a lookup in a tree finds it */
+            if (!cJSON_GetObjectItemCaseSensitive(side, name)) {
+                cJSON *j = cJSON_ParseWithLength(start, (size_t)(s.p - start));
+                if (j) cJSON_AddItemToObject(side, name, j);
+            }
+        } else if (js_skip(&s) != 0) {
+            goto out;
+        }
+    }
+    if (m < 0) goto out;
+    if (!rows_at) {
+        buf_printf(err, "an ActiveCampaign %s answer has a \"%s\" array", obj, plural);
+        rc = -2;
+        goto out;
+    }
+    Sides sd;
+    ac_sides(&scratch, side, &sd);
+    CodecShape shape;
+    memset(&shape, 0, sizeof shape);
+    s.p = rows_at;
+    s.end = rows_end;
+    if (js_enter(&s, '[') != 0) goto out;
+    int e, nrows = 0;
+    while ((e = js_element(&s)) == 0) {
+        Buf why;
+        buf_init(&why);
+        const char *id = NULL;
+        nrows++;
+        Record *r = ac_scan_record(cx, object, &s, &shape, &scratch, &sd, &key, &val, &why, &id);
+        if (s.err) {
+            buf_free(&why);
+            goto out;
+        }
+        if (r && !r->vm.id) buf_printf(&why, "no %s", keyname);
+        if (why.n) sink->bad(sink->ctx, id, buf_str(&why));
+        else sink->record(sink->ctx, r);
+        buf_free(&why);
+    }
+    if (e < 0) goto out;
+    ac_next(side, nrows, next);
+    rc = 0;
+out:
+    if (rc == -1) {
+        buf_puts(err, "the answer is not valid JSON: ");
+        js_error(&s, err);
+    }
+    cJSON_Delete(side);
+    arena_free(&scratch);
+    buf_free(&key);
+    buf_free(&val);
+    return rc ? -1 : 0;
+}
+
+const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id, ac_scan_page};

@@ -177,32 +177,10 @@ static int sf_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
 
 /* ------------------------------------------------------------ scanning */
 
-/* The keys of the page's last record, in order: a query answers every
- * record with the same keys in the same order, so a key is compared with
- * the one at its place before it is hashed.  They point into the page's
- * text, which outlives the page's scan. */
-#define SF_SHAPE 64
-typedef struct Shape {
-    const char *key[SF_SHAPE];
-    size_t len[SF_SHAPE];
-    int fid[SF_SHAPE];
-} Shape;
-
-static int field_at(const Program *p, uint32_t object, Shape *sh, int i, const char *k, size_t n, int cacheable) {
-    if (i < SF_SHAPE && sh->key[i] && sh->len[i] == n && !memcmp(sh->key[i], k, n)) return sh->fid[i];
-    int fid = program_field_n(p, object, k, n);
-    if (i < SF_SHAPE) {
-        sh->key[i] = cacheable ? k : NULL;
-        sh->len[i] = n;
-        sh->fid[i] = fid;
-    }
-    return fid;
-}
-
 /* One record of a page, from the scanner: each key the object has becomes
  * a field (through the same conversion as decode_page), the rest is
  * skipped unbuilt. */
-static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Shape *sh, Buf *key, Buf *val, Buf *why,
+static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShape *sh, Buf *key, Buf *val, Buf *why,
                               const char **raw_id) {
     const Program *p = cx->p;
     int key_field = p->objects[object].key;
@@ -219,7 +197,7 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, Shape *sh
     const char *k;
     size_t kn;
     while ((m = js_key(s, key, &k, &kn)) == 0) {
-        int fid = field_at(p, object, sh, i++, k, kn, k != key->p);
+        int fid = codec_field_at(p, object, sh, i++, k, kn, k != key->p);
         if (fid < 0 || why->n) {
             /* after a refused value only the id still matters, for the error */
             if (fid >= 0 && fid == key_field && js_peek(s) == J_STRING) {
@@ -273,7 +251,7 @@ static int sf_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
     JScan s;
     js_init(&s, text, n);
     Buf key, val, url;
-    Shape shape;
+    CodecShape shape;
     memset(&shape, 0, sizeof shape);
     buf_init(&key);
     buf_init(&val);

@@ -1160,11 +1160,14 @@ static void test_odd_json(Program *p) {
 
 /* The scanner (scan_page) reads a page as decode_page does: the same
  * records, the same values, the same refusals, the same next page. */
-static void scan_same(Program *p, uint32_t obj, const char *text) {
-    const Codec *c = &codec_salesforce;
+static void scan_same_as(Program *p, const Codec *c, uint32_t obj, const char *text, void (*prep)(T *t)) {
     T a, b;
     t_init(&a, p);
     t_init(&b, p);
+    if (prep) {
+        prep(&a);
+        prep(&b);
+    }
     cJSON *j = js(text);
     char *raw = j ? cJSON_PrintUnformatted(j) : NULL;
     int ra = page(&a, c, obj, text);
@@ -1178,6 +1181,15 @@ static void scan_same(Program *p, uint32_t obj, const char *text) {
     for (int i = 0; i < a.got.n && i < b.got.n && i < MAXGOT; i++) {
         const Record *x = a.got.rec[i], *y = b.got.rec[i];
         CHECK_STR(x->vm.id ? x->vm.id : "", y->vm.id ? y->vm.id : "");
+        CHECK(x->deleted == y->deleted && x->created == y->created && x->vm.modified == y->vm.modified);
+        CHECK(x->tags_known == y->tags_known && x->ntag_names == y->ntag_names && x->nlists == y->nlists);
+        for (uint32_t k = 0; k < x->ntag_names && k < y->ntag_names; k++) {
+            CHECK_STR(x->tag_names[k], y->tag_names[k]);
+            CHECK_STR(x->tag_refs[k] ? x->tag_refs[k] : "", y->tag_refs[k] ? y->tag_refs[k] : "");
+        }
+        for (uint32_t k = 0; k < x->nlists && k < y->nlists; k++) CHECK_STR(x->lists[k], y->lists[k]);
+        for (uint32_t f = 0; f < x->vm.nf; f++)
+            CHECK(((x->present[f / 64] >> (f % 64)) & 1) == ((y->present[f / 64] >> (f % 64)) & 1));
         for (uint32_t f = 0; f < x->vm.nf; f++) {
             Buf bx, by;
             buf_init(&bx);
@@ -1190,12 +1202,17 @@ static void scan_same(Program *p, uint32_t obj, const char *text) {
             buf_free(&by);
         }
     }
-    for (int i = 0; i < a.got.nbad && i < b.got.nbad && i < MAXGOT; i++) CHECK_STR(a.got.bad_why[i], b.got.bad_why[i]);
+    for (int i = 0; i < a.got.nbad && i < b.got.nbad && i < MAXGOT; i++) {
+        CHECK_STR(a.got.bad_why[i], b.got.bad_why[i]);
+        CHECK_STR(a.got.bad_id[i] ? a.got.bad_id[i] : "(none)", b.got.bad_id[i] ? b.got.bad_id[i] : "(none)");
+    }
     cJSON_free(raw);
     cJSON_Delete(j);
     t_free(&a);
     t_free(&b);
 }
+
+static void scan_same(Program *p, uint32_t obj, const char *text) { scan_same_as(p, &codec_salesforce, obj, text, NULL); }
 
 static void test_salesforce_scan(Program *p) {
     uint32_t lead = object(p, "salesforce", "Lead");
@@ -1251,6 +1268,93 @@ static void test_number_text(void) {
     }
 }
 
+/* The metadata test_activecampaign reads, for the scanner's pages. */
+static void ac_prep(T *t) {
+    const Codec *c = &codec_activecampaign;
+    meta(t, c, "fields",
+         "{'fields':[{'title':'Industry','type':'text','id':'1'},{'title':'Interests','type':'listbox','id':'2'},"
+         "{'title':'Score','type':'number','id':'3'},{'title':'Renewal','type':'date','id':'4'},"
+         "{'title':'email','type':'text','id':'5'}]}");
+    meta(t, c, "tags", "{'tags':[{'tag':'vip','id':'1'},{'tag':'newsletter','id':'2'}]}");
+    meta(t, c, "lists", "{'lists':[{'name':'Customers','id':'1'},{'name':'Prospects','id':'2'}]}");
+    meta(t, c, "dealCustomFieldMeta",
+         "{'dealCustomFieldMeta':[{'id':'1','fieldLabel':'Budget','fieldType':'currency'},"
+         "{'id':'2','fieldLabel':'Close Date','fieldType':'date'}]}");
+}
+
+static void test_activecampaign_scan(Program *p) {
+    const Codec *c = &codec_activecampaign;
+    uint32_t contact = object(p, "activecampaign", "contact"), deal = object(p, "activecampaign", "deal"),
+             account = object(p, "activecampaign", "account");
+    /* the rows, their sideloads (before and after them), refusals, ids as numbers */
+    scan_same_as(p, c, contact,
+                 "{'scoreValues':[],'contacts':["
+                 "{'cdate':'2018-09-12T16:53:50-05:00','email':'adam@example.com','phone':'+1 312 555 0100','firstName':'Adam',"
+                 " 'lastName':'Smith','orgid':'0','bounced_hard':'0','bounced_soft':'2','bounced_date':'0000-00-00',"
+                 " 'deleted':'0','anonymized':'0','udate':'2018-09-12T17:00:00-05:00','deleted_at':'0000-00-00 00:00:00',"
+                 " 'fieldValues':['11','12','13','14','15'],'links':{'contactTags':'https://x/api/3/contacts/7/contactTags'},"
+                 " 'id':'7','organization':null},"
+                 "{'cdate':'2018-08-17T13:46:58-05:00','email':'old@example.com','deleted':'1','udate':'0000-00-00 00:00:00','id':'8'},"
+                 "{'cdate':'2018-08-17T13:46:58-05:00','email':'bad@example.com','deleted':'0','id':'9'},"
+                 "{'email':'noid@example.com'}, 'not a row', {'id':12,'email':'num@example.com','firstName':true},"
+                 "{'id':'13','id':'14','email':'twice@example.com','email':'last@example.com'},"
+                 "{'i\\u0064':'15','em\\u0061il':'escaped@example.com','Industry':'own value'}],"
+                 "'fieldValues':["
+                 "{'contact':'7','field':'1','value':'Retail','id':'11'},"
+                 "{'contact':'7','field':'2','value':'||Golf||Sailing||','id':'12'},"
+                 "{'contact':'7','field':'3','value':'42.5','id':'13'},"
+                 "{'contact':'7','field':'4','value':'2026-03-01','id':'14'},"
+                 "{'contact':'7','field':'5','value':'evil@example.com','id':'15'},"
+                 "{'contact':'7','field':'99','value':'unknown field','id':'16'},"
+                 "{'contact':'8','field':'1','value':'Banking','id':'17'},"
+                 "{'contact':'9','field':'3','value':'n/a','id':'18'},"
+                 "{'contact':'12','field':'1','value':'Numbers','id':'19'},"
+                 "{'contact':'13','field':'1','value':'First id','id':'20'},"
+                 "{'contact':'15','field':'1','value':'Sideload','id':'21'}],"
+                 "'meta':{'total':'9','page_input':{'limit':9,'offset':0}},"
+                 "'contactTags':["
+                 "{'contact':'7','tag':'1','id':'101'},{'contact':'7','tag':'3','id':'103'},"
+                 "{'contact':'8','tag':'2','id':'104'},{'contact':'7','tag':'404','id':'105'}],"
+                 "'tags':[{'tag':'hot-lead','id':'3'}],"
+                 "'contactLists':[{'contact':'7','list':'1','status':'1'},{'contact':'7','list':'2','status':'2'},"
+                 "{'contact':'8','list':'2','status':'1'}],"
+                 "'accountContacts':[{'contact':'7','account':'20'}],"
+                 "'fieldValues':[{'contact':'8','field':'1','value':'second sideload','id':'30'}]}",
+                 ac_prep);
+    scan_same_as(p, c, contact, "{'contacts':[],'meta':{'total':0}}", ac_prep);
+    scan_same_as(p, c, contact, "{'meta':{'total':'1'},'contacts':[{'id':'1','email':'a@example.com'}]}", ac_prep);
+    scan_same_as(p, c, contact, "{'contacts':{'id':'7'}}", ac_prep);
+    scan_same_as(p, c, contact, "{'contact':{'id':'7','email':'adam@example.com'}}", ac_prep);
+    scan_same_as(p, c, deal,
+                 "{'deals':[{'owner':'1','contact':'39','title':'Able Hyena','cdate':'2019-09-06T11:29:48-05:00',"
+                 " 'mdate':'2019-09-07T10:00:00-05:00','value':'1872151','currency':'usd','status':'0',"
+                 " 'edate':'0000-00-00 00:00:00','id':'46','isDisabled':false,'account':'20'},"
+                 " {'id':'47','title':'Free','value':'0','currency':'usd','stage':'1','Budget':'5'}],"
+                 "'dealCustomFieldData':["
+                 "{'id':'3','dealId':46,'customFieldId':1,'fieldValue':'250000'},"
+                 "{'id':'4','dealId':46,'customFieldId':2,'fieldValue':'2026-06-30'},"
+                 "{'id':'5','dealId':47,'customFieldId':1,'fieldValue':'1999'}],'meta':{'total':2}}",
+                 ac_prep);
+    scan_same_as(p, c, account,
+                 "{'accounts':[{'name':'First Example Account','accountUrl':null,'createdTimestamp':'2019-04-29T07:51:31-05:00',"
+                 " 'updatedTimestamp':'2019-04-29T07:51:32-05:00','contactCount':'1','dealCount':'3','id':'1'}],"
+                 "'meta':{'total':'2'}}",
+                 ac_prep);
+    /* text that is not JSON fails before any record reaches the sink */
+    static const char *const broken[] = {"{\"contacts\": [{\"id\": \"1\"}], \"meta\": {", "{\"contacts\": [{\"id\": \"1\",}]}",
+                                         "{\"contacts\": [], \"fieldValues\": [{\"value\": \"\\x\"}]}", ""};
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        T t;
+        t_init(&t, p);
+        memset(&t.got, 0, sizeof t.got);
+        t.got.a = &t.a;
+        RecordSink sink = {&t.got, got_record, got_bad, NULL};
+        CHECK(c->scan_page(&t.cx, contact, broken[i], strlen(broken[i]), &sink, &t.next, &t.err) == -1 && t.err.n > 0);
+        CHECK(t.got.n == 0 && t.got.nbad == 0);
+        t_free(&t);
+    }
+}
+
 void test_codec_all(void) {
     test_number_text();
     Program *p = compile_rules();
@@ -1260,6 +1364,7 @@ void test_codec_all(void) {
     test_salesforce_scan(p);
     test_dynamics365(p);
     test_activecampaign(p);
+    test_activecampaign_scan(p);
     test_getresponse(p);
     test_odd_json(p);
     test_salesforce_encode(p);
