@@ -626,7 +626,7 @@ static void keep_key(Arena *a, RowKeys *w, const char *k, size_t n, int copy) {
  * each key the object has is set through ac_set's rules, in order (a key
  * given twice: the last counts), then the sideloads of the row's id (its
  * first key field, as a lookup in a tree finds it). */
-static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShape *sh, Arena *scratch, const Sides *sd,
+static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShape *sh, RowKeys *w, const Sides *sd,
                               Buf *key, Buf *val, Buf *why, const char **id_out) {
     const Program *p = cx->p;
     const PObject *o = &p->objects[object];
@@ -639,7 +639,7 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
     }
     Record *r = arena_alloc(cx->a, sizeof *r);
     record_init(p, object, cx->a, r);
-    RowKeys w = {0};
+    w->count = 0;
     const char *id = NULL;
     int m, i = 0, failed = 0, seen_id = 0;
     const char *k;
@@ -647,7 +647,7 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
     if (js_enter(s, '{') != 0) return NULL;
     while ((m = js_key(s, key, &k, &kn)) == 0) {
         int escaped = k == key->p;
-        keep_key(scratch, &w, k, kn, escaped);
+        keep_key(cx->a, w, k, kn, escaped);
         int fid = codec_field_at(p, object, sh, i++, k, kn, !escaped);
         JType t = js_peek(s);
         /* the id the sideloads go by: text, or a whole number as text */
@@ -657,13 +657,13 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
                 size_t vn;
                 const char *at = s->p;
                 if (js_text(s, val, &v, &vn) != 0) return NULL;
-                id = arena_strndup(scratch, v, v == val->p ? strlen(v) : vn);
+                id = arena_strndup(cx->a, v, v == val->p ? strlen(v) : vn);
                 s->p = at;   /* read again below as the field */
             } else if (t == J_NUMBER) {
                 const char *at = s->p;
                 double d;
                 if (js_number(s, &d) != 0) return NULL;
-                if (fabs(d) < 1e15 && d == floor(d)) id = arena_printf(scratch, "%.0f", d);
+                if (fabs(d) < 1e15 && d == floor(d)) id = arena_printf(cx->a, "%.0f", d);
                 s->p = at;
             }
         }
@@ -700,8 +700,8 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
     if (m < 0) return NULL;
     *id_out = id;
     if (failed) return NULL;
-    if (id && !strcmp(obj, "contact") && ac_contact(cx, r, &w, id, sd, why) < 0) return NULL;
-    if (id && !strcmp(obj, "deal") && ac_deal(cx, r, &w, id, sd, why) < 0) return NULL;
+    if (id && !strcmp(obj, "contact") && ac_contact(cx, r, w, id, sd, why) < 0) return NULL;
+    if (id && !strcmp(obj, "deal") && ac_deal(cx, r, w, id, sd, why) < 0) return NULL;
     record_finish(p, r, cx->a);
     return r;
 }
@@ -730,8 +730,6 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
     Buf key, val;
     buf_init(&key);
     buf_init(&val);
-    Arena scratch;
-    arena_init(&scratch);
     cJSON *side = cJSON_CreateObject();
     const char *rows_at = NULL, *rows_end = NULL, *k;
     size_t kn;
@@ -762,8 +760,11 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
         rc = -2;
         goto out;
     }
+    /* the sideloads' groups, ids and a row's keys go where the records do,
+     * as decode_page's groups: a page's arena, or a batch's */
     Sides sd;
-    ac_sides(&scratch, side, &sd);
+    ac_sides(cx->a, side, &sd);
+    RowKeys w = {0};
     CodecShape shape;
     memset(&shape, 0, sizeof shape);
     s.p = rows_at;
@@ -775,7 +776,7 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
         buf_init(&why);
         const char *id = NULL;
         nrows++;
-        Record *r = ac_scan_record(cx, object, &s, &shape, &scratch, &sd, &key, &val, &why, &id);
+        Record *r = ac_scan_record(cx, object, &s, &shape, &w, &sd, &key, &val, &why, &id);
         if (s.err) {
             buf_free(&why);
             goto out;
@@ -794,7 +795,6 @@ out:
         js_error(&s, err);
     }
     cJSON_Delete(side);
-    arena_free(&scratch);
     buf_free(&key);
     buf_free(&val);
     return rc ? -1 : 0;
