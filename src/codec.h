@@ -64,6 +64,12 @@ typedef struct CodecCtx {
     MetaEnsureFn ensure;   /* for encode */
     void *ensure_ctx;
     int assign_leads;      /* Salesforce: run lead assignment rules on created leads (B34) */
+    /* What a page needs only while it is read (a scanner's sideload
+     * groups), where records go straight into the batch arena: the
+     * source's own arena, reset after each page so its blocks serve the
+     * next; NULL, or busy (a page read inside a page), for one per page. */
+    Arena *scratch;
+    int scratch_busy;
 } CodecCtx;
 
 /* One request as the API takes it. */

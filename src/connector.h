@@ -81,6 +81,7 @@ struct Connector {
     const Program *p;
     Meta meta;             /* names behind ids, read once per run */
     Arena meta_arena;
+    Arena scratch_arena;   /* cx.scratch */
     CodecCtx cx;           /* cx.a is set by the engine to its batch arena */
 };
 

@@ -812,6 +812,7 @@ static void replay_close(Connector *s) {
     free(r->created);
     arena_free(&r->a);
     arena_free(&s->meta_arena);
+    arena_free(&s->scratch_arena);
     free(r);
 }
 
@@ -849,6 +850,8 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     s->cx.p = p;
     s->cx.meta = &s->meta;
     s->cx.a = &s->meta_arena;
+    arena_init(&s->scratch_arena);
+    s->cx.scratch = &s->scratch_arena;
     /* B34: lead assignment rules, as the source asks */
     const PSetting *as = program_setting(p, program_source(p, name), "assignment_rules");
     s->cx.assign_leads = as && as->kind == SET_VALUE && p->consts[as->value].t == VT_BOOL && p->consts[as->value].u.b;

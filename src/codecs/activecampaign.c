@@ -626,8 +626,8 @@ static void keep_key(Arena *a, RowKeys *w, const char *k, size_t n, int copy) {
  * each key the object has is set through ac_set's rules, in order (a key
  * given twice: the last counts), then the sideloads of the row's id (its
  * first key field, as a lookup in a tree finds it). */
-static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShape *sh, RowKeys *w, const Sides *sd,
-                              Buf *key, Buf *val, Buf *why, const char **id_out) {
+static Record *ac_scan_record(CodecCtx *cx, Arena *sa, uint32_t object, JScan *s, CodecShape *sh, RowKeys *w,
+                              const Sides *sd, Buf *key, Buf *val, Buf *why, const char **id_out) {
     const Program *p = cx->p;
     const PObject *o = &p->objects[object];
     const char *obj = program_str(p, o->name);
@@ -647,7 +647,7 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
     if (js_enter(s, '{') != 0) return NULL;
     while ((m = js_key(s, key, &k, &kn)) == 0) {
         int escaped = k == key->p;
-        keep_key(cx->a, w, k, kn, escaped);
+        keep_key(sa, w, k, kn, escaped);
         int fid = codec_field_at(p, object, sh, i++, k, kn, !escaped);
         JType t = js_peek(s);
         /* the id the sideloads go by: text, or a whole number as text */
@@ -657,13 +657,13 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
                 size_t vn;
                 const char *at = s->p;
                 if (js_text(s, val, &v, &vn) != 0) return NULL;
-                id = arena_strndup(cx->a, v, v == val->p ? strlen(v) : vn);
+                id = arena_strndup(sa, v, v == val->p ? strlen(v) : vn);
                 s->p = at;   /* read again below as the field */
             } else if (t == J_NUMBER) {
                 const char *at = s->p;
                 double d;
                 if (js_number(s, &d) != 0) return NULL;
-                if (fabs(d) < 1e15 && d == floor(d)) id = arena_printf(cx->a, "%.0f", d);
+                if (fabs(d) < 1e15 && d == floor(d)) id = arena_printf(sa, "%.0f", d);
                 s->p = at;
             }
         }
@@ -706,13 +706,89 @@ static Record *ac_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
     return r;
 }
 
-/* The answer's members other than its rows that decode_page reads. */
+/* The answer's members other than its rows that decode_page reads, and
+ * the keys it reads of each one's rows (none: the member whole). */
+static const struct {
+    const char *name;
+    const char *keys[4];
+} ac_sides_read[] = {
+    {"fieldValues", {"contact", "field", "value", NULL}},
+    {"contactTags", {"contact", "tag", "id", NULL}},
+    {"tags", {"id", "tag", NULL, NULL}},
+    {"contactLists", {"contact", "list", "status", NULL}},
+    {"lists", {"id", "name", NULL, NULL}},
+    {"dealCustomFieldData", {"dealId", "customFieldId", "fieldValue", NULL}},
+    {"accountContacts", {"contact", "account", NULL, NULL}},
+    {"meta", {NULL, NULL, NULL, NULL}},
+};
+
 static int ac_side_member(const char *k, size_t n) {
-    static const char *const names[] = {"fieldValues", "contactTags", "tags", "contactLists", "lists",
-                                        "dealCustomFieldData", "accountContacts", "meta"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == n && !memcmp(names[i], k, n)) return 1;
-    return 0;
+    for (int i = 0; i < (int)(sizeof ac_sides_read / sizeof ac_sides_read[0]); i++)
+        if (strlen(ac_sides_read[i].name) == n && !memcmp(ac_sides_read[i].name, k, n)) return i;
+    return -1;
+}
+
+/* The next value as cJSON parses it; a string's text copied into the
+ * arena and referenced.  NULL on a scan error. */
+static cJSON *scan_item(Arena *a, JScan *s, Buf *val) {
+    JType t = js_peek(s);
+    const char *v;
+    size_t vn;
+    double d;
+    if (t == J_STRING) {
+        if (js_text(s, val, &v, &vn) != 0) return NULL;
+        return cJSON_CreateStringReference(arena_strndup(a, v, v == val->p ? strlen(v) : vn));
+    }
+    if (t == J_NUMBER) return js_number(s, &d) != 0 ? NULL : cJSON_CreateNumber(d);
+    if (t == J_NULL || t == J_TRUE || t == J_FALSE)
+        return js_literal(s, &t) != 0 ? NULL : t == J_NULL ? cJSON_CreateNull() : cJSON_CreateBool(t == J_TRUE);
+    const char *start = s->p;
+    if (js_skip(s) != 0) return NULL;
+    return cJSON_ParseWithLength(start, (size_t)(s->p - start));
+}
+
+/* A sideload as a tree of only the keys its rows are read for, in their
+ * order (a key given twice: both, so a lookup finds the first).  Parsing
+ * the whole list built a node and two strings for every key of every row
+ * (a fieldValue has a dozen, links and owner among them); these are
+ * the bulk of an answer after its rows.  NULL (s->err set) when the text
+ * is not JSON. */
+static cJSON *scan_side(Arena *a, JScan *s, const char *const *keys, Buf *key, Buf *val) {
+    const char *start = s->p;
+    if (!keys[0] || js_peek(s) != J_ARRAY) {
+        if (js_skip(s) != 0) return NULL;
+        return cJSON_ParseWithLength(start, (size_t)(s->p - start));
+    }
+    cJSON *list = cJSON_CreateArray();
+    int e = js_enter(s, '[');
+    while (e == 0 && (e = js_element(s)) == 0) {
+        if (js_peek(s) != J_OBJECT) {   /* not a row: as it is, and passed over */
+            cJSON_AddItemToArray(list, scan_item(a, s, val));
+            continue;
+        }
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, row);
+        const char *k;
+        size_t kn;
+        int m = js_enter(s, '{');
+        while (m == 0 && (m = js_key(s, key, &k, &kn)) == 0) {
+            const char *name = NULL;
+            for (int i = 0; keys[i] && !name; i++)
+                if (strlen(keys[i]) == kn && !memcmp(keys[i], k, kn)) name = keys[i];
+            if (!name) {
+                if (js_skip(s) != 0) m = -1;
+                continue;
+            }
+            cJSON *item = scan_item(a, s, val);
+            if (item) cJSON_AddItemToObjectCS(row, name, item);
+        }
+        if (m < 0) e = -1;
+    }
+    if (s->err) {
+        cJSON_Delete(list);
+        return NULL;
+    }
+    return list;
 }
 
 /* decode_page from the text.  The rows come first in an answer and their
@@ -730,26 +806,35 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
     Buf key, val;
     buf_init(&key);
     buf_init(&val);
+    /* What only this page needs (the sideloads' text and groups, ids, a
+     * row's keys) stays out of cx->a, where the records may be kept for
+     * the run: in the source's scratch arena, reset after the page. */
+    Arena local, *sa = &local;
+    arena_init(&local);
+    if (cx->scratch && !cx->scratch_busy) {
+        sa = cx->scratch;
+        cx->scratch_busy = 1;
+    }
     cJSON *side = cJSON_CreateObject();
     const char *rows_at = NULL, *rows_end = NULL, *k;
     size_t kn;
-    int m, seen_rows = 0, rc = -1;
+    int m, sm, seen_rows = 0, rc = -1;
     if (js_enter(&s, '{') != 0) goto out;
     while ((m = js_key(&s, &key, &k, &kn)) == 0) {
-        const char *start = s.p;
         if (kn == pn && !memcmp(k, plural, pn) && !seen_rows++) {
             if (js_peek(&s) == J_ARRAY) rows_at = s.p;
             if (js_skip(&s) != 0) goto out;
             if (rows_at) rows_end = s.p;
-        } else if (ac_side_member(k, kn)) {
-            char name[32];
-            snprintf(name, sizeof name, "%.*s", (int)kn, k);
-            if (js_skip(&s) != 0) goto out;
+        } else if ((sm = ac_side_member(k, kn)) >= 0) {
+            const char *name = ac_sides_read[sm].name;
             /* the first of a key given twice, as a lookup in a tree finds it */
-            if (!cJSON_GetObjectItemCaseSensitive(side, name)) {
-                cJSON *j = cJSON_ParseWithLength(start, (size_t)(s.p - start));
-                if (j) cJSON_AddItemToObject(side, name, j);
+            if (cJSON_GetObjectItemCaseSensitive(side, name)) {
+                if (js_skip(&s) != 0) goto out;
+                continue;
             }
+            cJSON *j = scan_side(sa, &s, ac_sides_read[sm].keys, &key, &val);
+            if (s.err) goto out;
+            if (j) cJSON_AddItemToObjectCS(side, name, j);
         } else if (js_skip(&s) != 0) {
             goto out;
         }
@@ -760,10 +845,8 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
         rc = -2;
         goto out;
     }
-    /* the sideloads' groups, ids and a row's keys go where the records do,
-     * as decode_page's groups: a page's arena, or a batch's */
     Sides sd;
-    ac_sides(cx->a, side, &sd);
+    ac_sides(sa, side, &sd);
     RowKeys w = {0};
     CodecShape shape;
     memset(&shape, 0, sizeof shape);
@@ -776,7 +859,7 @@ static int ac_scan_page(CodecCtx *cx, uint32_t object, const char *text, size_t 
         buf_init(&why);
         const char *id = NULL;
         nrows++;
-        Record *r = ac_scan_record(cx, object, &s, &shape, &w, &sd, &key, &val, &why, &id);
+        Record *r = ac_scan_record(cx, sa, object, &s, &shape, &w, &sd, &key, &val, &why, &id);
         if (s.err) {
             buf_free(&why);
             goto out;
@@ -795,6 +878,12 @@ out:
         js_error(&s, err);
     }
     cJSON_Delete(side);
+    if (sa == &local) {
+        arena_free(&local);
+    } else {
+        arena_reset(sa);
+        cx->scratch_busy = 0;
+    }
     buf_free(&key);
     buf_free(&val);
     return rc ? -1 : 0;

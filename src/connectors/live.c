@@ -26,6 +26,8 @@ int live_init(Live *L, const ConnectorOps *ops, const Program *p, const PSource 
     meta_init(&c->meta, &c->meta_arena);
     c->cx.p = p;
     c->cx.meta = &c->meta;
+    arena_init(&c->scratch_arena);
+    c->cx.scratch = &c->scratch_arena;
     arena_init(&L->a);
     buf_init(&L->record_err);
     L->src = src;
@@ -56,6 +58,7 @@ void live_close(Live *L) {
     }
     arena_free(&L->a);
     arena_free(&L->base.meta_arena);
+    arena_free(&L->base.scratch_arena);
     buf_free(&L->record_err);
 }
 
@@ -425,6 +428,7 @@ static int sink_wants(LiveSink *s, const Record *rec) {
 
 static void sink_record(void *ctx, Record *r) {
     LiveSink *s = ctx;
+    s->rows++;
     /* one at the cursor's own second is kept: it may have changed after
      * the read that set the cursor, within the same second */
     if (s->since != INT64_MIN && r->vm.modified != INT64_MIN && r->vm.modified < s->since) {
@@ -440,6 +444,7 @@ static void sink_record(void *ctx, Record *r) {
 
 static void sink_bad(void *ctx, const char *id, const char *reason) {
     LiveSink *s = ctx;
+    s->rows++;
     s->out->bad(s->out->ctx, id, reason);
 }
 

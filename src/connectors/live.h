@@ -111,6 +111,7 @@ typedef struct LiveSink {
     Live *L;
     int64_t newest;
     uint32_t n;            /* records delivered */
+    uint32_t rows;         /* rows the codec reported, read or refused: a page's size */
     int64_t since;         /* changes: records older are passed over (INT64_MIN: none) */
     int older;             /* a record older than since was met */
     /* find: only records whose field's key is one of values */

@@ -124,7 +124,7 @@ static void got_bad(void *ctx, const char *id, const char *why) {
 
 typedef struct T {
     Program *p;
-    Arena a;
+    Arena a, scratch;
     Meta meta;
     CodecCtx cx;
     Buf next, err;
@@ -135,6 +135,9 @@ static void t_init(T *t, Program *p) {
     t->p = p;
     arena_init(&t->a);
     meta_init(&t->meta, &t->a);
+    memset(&t->cx, 0, sizeof t->cx);
+    arena_init(&t->scratch);
+    t->cx.scratch = &t->scratch;
     t->cx.p = p;
     t->cx.a = &t->a;
     t->cx.meta = &t->meta;
@@ -146,6 +149,7 @@ static void t_free(T *t) {
     buf_free(&t->next);
     buf_free(&t->err);
     arena_free(&t->a);
+    arena_free(&t->scratch);
 }
 
 /* Decodes one answer; the JSON is gone before the records are looked at,
