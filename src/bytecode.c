@@ -112,7 +112,9 @@ int program_field_n(const Program *p, uint32_t object, const char *name, size_t 
     while (p->field_slots[s]) {
         uint32_t f = p->field_slots[s] - 1;
         const char *fn = program_str(p, p->fields[f].name);
-        if (f >= o->first_field && f < o->first_field + o->nfields && !strncmp(fn, name, n) && !fn[n])
+        /* name need not end at n (a slice of a page) and may hold a NUL:
+         * compared by length, never read past fn's end */
+        if (f >= o->first_field && f < o->first_field + o->nfields && strnlen(fn, n + 1) == n && !memcmp(fn, name, n))
             return (int)(f - o->first_field);
         s = (s + 1) & (p->nfield_slots - 1);
     }

@@ -11,6 +11,7 @@ void js_init(JScan *s, const char *text, size_t n) {
     s->p = s->start = text;
     s->end = text + n;
     s->err = NULL;
+    s->depth = 0;
 }
 
 static int fail(JScan *s, const char *why) {
@@ -129,6 +130,9 @@ int js_key(JScan *s, Buf *scratch, const char **key, size_t *n) {
     int r = next_item(s, '}', at_first(s, '{'));
     if (r) return r;
     if (js_text(s, scratch, key, n) != 0) return -1;
+    /* a decoded \u0000 ends a key, as in cJSON (and as the field index's
+     * names are C strings) */
+    if (*key == scratch->p) *n = strlen(*key);
     ws(s);
     if (s->p >= s->end || *s->p != ':') return fail(s, "expected ':' after a key");
     s->p++;
@@ -258,16 +262,12 @@ int js_literal(JScan *s, JType *t) {
     return fail(s, "expected a value");
 }
 
-int js_skip(JScan *s) {
-    JType t = js_peek(s), lit;
-    double d;
-    switch (t) {
-    case J_STRING: return js_string(s, NULL);
-    case J_NUMBER: return js_number(s, &d);
-    case J_NULL: case J_TRUE: case J_FALSE: return js_literal(s, &lit);
-    case J_OBJECT: {
+/* The object or array that comes next, not looked into; js_skip counts
+ * the depth. */
+static int skip_container(JScan *s, JType t) {
+    int r;
+    if (t == J_OBJECT) {
         if (js_enter(s, '{') != 0) return -1;
-        int r;
         while ((r = next_item(s, '}', at_first(s, '{'))) == 0) {
             if (js_string(s, NULL) != 0) return -1;
             ws(s);
@@ -277,12 +277,25 @@ int js_skip(JScan *s) {
         }
         return r < 0 ? -1 : 0;
     }
-    case J_ARRAY: {
-        if (js_enter(s, '[') != 0) return -1;
-        int r;
-        while ((r = js_element(s)) == 0)
-            if (js_skip(s) != 0) return -1;
-        return r < 0 ? -1 : 0;
+    if (js_enter(s, '[') != 0) return -1;
+    while ((r = js_element(s)) == 0)
+        if (js_skip(s) != 0) return -1;
+    return r < 0 ? -1 : 0;
+}
+
+int js_skip(JScan *s) {
+    JType t = js_peek(s), lit;
+    double d;
+    switch (t) {
+    case J_STRING: return js_string(s, NULL);
+    case J_NUMBER: return js_number(s, &d);
+    case J_NULL: case J_TRUE: case J_FALSE: return js_literal(s, &lit);
+    case J_OBJECT: case J_ARRAY: {
+        if (s->depth >= JS_MAX_DEPTH) return fail(s, "nested too deeply");
+        s->depth++;
+        int r = skip_container(s, t);
+        s->depth--;
+        return r;
     }
     default: return fail(s, "expected a value");
     }

@@ -19,7 +19,12 @@ typedef struct JScan {
     const char *p, *end;
     const char *err;       /* the first error, or NULL */
     const char *start;     /* for the offset in messages */
+    int depth;             /* containers js_skip is inside */
 } JScan;
+
+/* cJSON's nesting limit: a deeper text is refused, not walked to the end
+ * of the stack. */
+#define JS_MAX_DEPTH 1000
 
 typedef enum JType { J_ERROR, J_NULL, J_FALSE, J_TRUE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT, J_END } JType;
 
@@ -33,10 +38,12 @@ int js_enter(JScan *s, char open);
  * 0 when there is one, 1 at the object's end (which it leaves), -1 on error. */
 int js_member(JScan *s, Buf *key);
 /* js_member without a copy: the key points into the text, or into scratch
- * where it holds an escape. */
+ * where it holds an escape (then *n ends at a decoded \u0000, as cJSON's
+ * keys do). */
 int js_key(JScan *s, Buf *scratch, const char **key, size_t *n);
 /* Takes a string: *out points into the text where it has no escape (not
- * NUL-terminated then), else into scratch, decoded. */
+ * NUL-terminated then), else into scratch, decoded; *n counts every byte,
+ * a decoded \u0000 included. */
 int js_text(JScan *s, Buf *scratch, const char **out, size_t *n);
 /* The next element of the array being read: 0 when there is one, 1 at the
  * array's end (which it leaves), -1 on error. */

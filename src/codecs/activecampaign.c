@@ -692,7 +692,12 @@ static Record *ac_scan_record(CodecCtx *cx, Arena *sa, uint32_t object, JScan *s
             const char *start = s->p;
             if (js_skip(s) != 0) return NULL;
             cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
-            rc = record_set_field(p, r, cx->a, fid, j, why);
+            if (j) {
+                rc = record_set_field(p, r, cx->a, fid, j, why);
+            } else {
+                buf_printf(why, "field %s: the value cannot be read", program_str(p, p->fields[o->first_field + (uint32_t)fid].name));
+                rc = -1;
+            }
             cJSON_Delete(j);
         }
         if (rc < 0) failed = 1;
@@ -757,13 +762,17 @@ static cJSON *scan_side(Arena *a, JScan *s, const char *const *keys, Buf *key, B
     const char *start = s->p;
     if (!keys[0] || js_peek(s) != J_ARRAY) {
         if (js_skip(s) != 0) return NULL;
-        return cJSON_ParseWithLength(start, (size_t)(s->p - start));
+        cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
+        if (!j) s->err = "a value cannot be read";
+        return j;
     }
     cJSON *list = cJSON_CreateArray();
     int e = js_enter(s, '[');
     while (e == 0 && (e = js_element(s)) == 0) {
         if (js_peek(s) != J_OBJECT) {   /* not a row: as it is, and passed over */
-            cJSON_AddItemToArray(list, scan_item(a, s, val));
+            cJSON *item = scan_item(a, s, val);
+            if (item) cJSON_AddItemToArray(list, item);
+            else if (!s->err) s->err = "a value cannot be read";
             continue;
         }
         cJSON *row = cJSON_CreateObject();
@@ -781,6 +790,7 @@ static cJSON *scan_side(Arena *a, JScan *s, const char *const *keys, Buf *key, B
             }
             cJSON *item = scan_item(a, s, val);
             if (item) cJSON_AddItemToObjectCS(row, name, item);
+            else if (!s->err) s->err = "a value cannot be read";
         }
         if (m < 0) e = -1;
     }

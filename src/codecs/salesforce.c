@@ -193,17 +193,20 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
         return NULL;
     }
     if (js_enter(s, '{') != 0) return NULL;
-    int m, i = 0;
+    int m, i = 0, seen_id = 0;
     const char *k;
     size_t kn;
     while ((m = js_key(s, key, &k, &kn)) == 0) {
         int fid = codec_field_at(p, object, sh, i++, k, kn, k != key->p);
+        /* a refused record is named by its first Id, as a lookup in a tree finds it */
+        int first_id = fid >= 0 && fid == key_field && !seen_id++;
         if (fid < 0 || why->n) {
             /* after a refused value only the id still matters, for the error */
-            if (fid >= 0 && fid == key_field && js_peek(s) == J_STRING) {
-                buf_reset(val);
-                if (js_string(s, val) != 0) return NULL;
-                *raw_id = arena_strdup(cx->a, buf_str(val));
+            if (first_id && js_peek(s) == J_STRING) {
+                const char *v;
+                size_t vn;
+                if (js_text(s, val, &v, &vn) != 0) return NULL;
+                *raw_id = arena_strndup(cx->a, v, v == val->p ? strlen(v) : vn);
             } else if (js_skip(s) != 0) {
                 return NULL;
             }
@@ -218,7 +221,7 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
             record_set_string(p, r, cx->a, fid, v, vn, why);
             /* the id names a refused record in its error: the record's
              * copy, or (refused itself) one of its own */
-            if (fid == key_field)
+            if (first_id)
                 *raw_id = r->fields[fid].t == VT_STR ? r->fields[fid].u.s : arena_strndup(cx->a, v, vn);
         } else if (t == J_NUMBER) {
             double d;
@@ -238,7 +241,8 @@ static Record *sf_scan_record(CodecCtx *cx, uint32_t object, JScan *s, CodecShap
             const char *start = s->p;
             if (js_skip(s) != 0) return NULL;
             cJSON *j = cJSON_ParseWithLength(start, (size_t)(s->p - start));
-            record_set_field(p, r, cx->a, fid, j, why);
+            if (j) record_set_field(p, r, cx->a, fid, j, why);
+            else buf_printf(why, "field %s: the value cannot be read", program_str(p, p->fields[p->objects[object].first_field + (uint32_t)fid].name));
             cJSON_Delete(j);
         }
     }

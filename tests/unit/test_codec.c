@@ -1239,11 +1239,36 @@ static void test_salesforce_scan(Program *p) {
               "{'Id':'00Q7','LastName':'Dates','ConvertedDate':'2024-02-30'},"
               "{'Id':'00Q8','LastName':'Stamp','SystemModstamp':'not a time'},"
               "{'Id':'00Q9','LastName':'Text','Company':12.5,'Phone':true,'ConvertedDate':'2024-02-29'}]}");
+    /* a refused record named by its first Id; a key cut at a decoded \u0000, as cJSON cuts it */
+    scan_same(p, lead,
+              "{'done':true,'records':[{'Id':'00QA','AnnualRevenue':'lots','Id':'00QB'},"
+              "{'Id':7,'AnnualRevenue':'lots','Id':'00QC'},"
+              "{'Id':'00QD','LastName\\u0000tail':'cut key','FirstName':'x'}]}");
     scan_same(p, lead, "{'done':true,'records':[]}");
     scan_same(p, lead, "{'done':true,'totalSize':0}");
     scan_same(p, lead, "{'records':[7, 'x', null]}");
-    /* text that is not JSON fails the scanner as it fails cJSON */
+    /* nesting past cJSON's limit fails the page, not the stack */
     const Codec *c = &codec_salesforce;
+    for (int deep = 0; deep < 2; deep++) {
+        Buf b;
+        buf_init(&b);
+        buf_puts(&b, deep ? "{\"contacts\": [{\"id\": \"1\", \"x\": " : "{\"records\": [{\"Id\": \"1\", \"Owner\": ");
+        for (int i = 0; i < 200000; i++) buf_putc(&b, '[');
+        for (int i = 0; i < 200000; i++) buf_putc(&b, ']');
+        buf_puts(&b, "}]}");
+        const Codec *dc = deep ? &codec_activecampaign : c;
+        uint32_t obj = deep ? object(p, "activecampaign", "contact") : lead;
+        T t;
+        t_init(&t, p);
+        memset(&t.got, 0, sizeof t.got);
+        t.got.a = &t.a;
+        RecordSink sink = {&t.got, got_record, got_bad, NULL};
+        CHECK(dc->scan_page(&t.cx, obj, b.p, b.n, &sink, &t.next, &t.err) == -1 && strstr(buf_str(&t.err), "nested too deeply"));
+        CHECK(t.got.n == 0);
+        t_free(&t);
+        buf_free(&b);
+    }
+    /* text that is not JSON fails the scanner as it fails cJSON */
     static const char *const broken[] = {"{\"records\": [", "{\"records\": [{\"Id\": \"a\\q\"}]}", "{\"records\" [] }",
                                          "{\"records\": [{\"Id\": \"\\ud800\"}]}", "", "{\"records\": [1.]}"};
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
