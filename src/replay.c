@@ -254,6 +254,7 @@ typedef struct Scan {
     int changes;           /* reading changes: only those up to the run's time */
     int later;             /* records left out for being dated after it */
     int direct;            /* records are decoded into dst: nearly all pass */
+    uint32_t rows;         /* rows the codec reported, read or refused */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -289,6 +290,7 @@ static void deliver(Scan *sc, Record *rec) {
 
 static void on_record(void *ctx, Record *rec) {
     Scan *sc = ctx;
+    sc->rows++;
     if (rec->vm.id) {
         Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
         if (e) {
@@ -308,6 +310,7 @@ static void on_record(void *ctx, Record *rec) {
 
 static void on_bad(void *ctx, const char *id, const char *reason) {
     Scan *sc = ctx;
+    sc->rows++;
     sc->out->bad(sc->out->ctx, id, reason);
 }
 
@@ -464,21 +467,42 @@ static int scan(Scan *sc, Buf *err) {
         buf_init(&why);
         arena_reset(&page);
         /* a read of everything keeps nearly every record: a scanner, which
-         * puts nothing else in the arena, decodes them where they are kept */
+         * puts little else in the arena (refused records; what only the
+         * page needs goes to the source's scratch arena), decodes them
+         * where they are kept */
         sc->direct = sc->since == INT64_MIN && !sc->want && r->base.codec->scan_page;
         r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
             size_t n;
+            uint32_t before = sc->rows;
             char *text = read_file(files[i], &n);
             if (!text) {
                 buf_printf(err, "%s: %s", files[i], strerror(errno));
                 rc = -1;
             } else if (r->base.codec->scan_page(&r->base.cx, sc->object, text, n, &mid, &next, &why) != 0) {
-                /* the run stops; cJSON's reading of the file says where, by line */
-                cJSON *j = read_json(files[i], err);
-                if (j) buf_printf(err, "%s: %s", files[i], buf_str(&why));
+                /* cJSON reads a little more than JSON (control bytes in
+                 * strings, 01): a page it reads whose scan gave nothing yet
+                 * is decoded from its tree.  Else the run stops, and cJSON's
+                 * reading of the file says where, by line. */
+                Buf cerr;
+                buf_init(&cerr);
+                cJSON *j = read_json(files[i], &cerr);
+                if (j && sc->rows == before) {
+                    buf_reset(&why);
+                    buf_reset(&next);
+                    sc->direct = 0;
+                    r->base.cx.a = &page;
+                    if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
+                        buf_printf(err, "%s: %s", files[i], buf_str(&why));
+                        rc = -1;
+                    }
+                } else {
+                    if (j) buf_printf(err, "%s: %s", files[i], buf_str(&why));
+                    else buf_puts(err, buf_str(&cerr));
+                    rc = -1;
+                }
+                buf_free(&cerr);
                 cJSON_Delete(j);
-                rc = -1;
             }
             free(text);
         } else {
