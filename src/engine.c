@@ -557,16 +557,24 @@ static void track(SyncRun *R, Unit *u, int side, const char *status, int synced)
 }
 
 /* The bases of a linked pair from the state; NULL when it has none (or
- * every value in it is null, as a pair with no base). */
-static int load_bases(SyncRun *R, int64_t link, Value *base[2]) {
+ * every value in it is null, as a pair with no base).  -1 with *why. */
+static int load_bases(SyncRun *R, int64_t link, Value *base[2], const char **why) {
     const Program *p = R->E->p;
     const PSync *s = R->s;
     base[0] = base[1] = NULL;
     if (link <= 0) return 0;
     const char *text;
     int rc = store_bases_get(R->E->st, link, R->left, &text);
+    if (rc < 0) *why = store_error(R->E->st);
     if (rc <= 0 || !text) return rc;
     cJSON *all = cJSON_Parse(text);
+    if (!cJSON_IsObject(all)) {
+        /* merged as a first pairing, a pair would take either side's value
+         * for a conflict-free change: refused instead */
+        cJSON_Delete(all);
+        *why = arena_printf(R->left, "the state's base values of link %lld are not a JSON object", (long long)link);
+        return -1;
+    }
     Value *b[2];
     for (int k = 0; k < 2; k++) b[k] = arena_alloc(R->left, (s->nmaps + 1) * sizeof(Value));
     int any = 0;
@@ -638,8 +646,9 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
         return;
     }
     Value *base[2];
-    if (load_bases(R, link, base) < 0) {
-        note(R, NOTE_ERROR, x, x->side, store_error(E->st), UINT32_MAX);
+    const char *why = NULL;
+    if (load_bases(R, link, base, &why) < 0) {
+        note(R, NOTE_ERROR, x, x->side, why, UINT32_MAX);
         return;
     }
     Outcome *o = outcome(R, OUT_PAIR, x->side);
@@ -1432,8 +1441,9 @@ static int decide_accounts(SyncRun *R, Buf *err) {
         unit_init(&u, a0, a1);
         u.base = new_base(R);
         Value *base[2];
-        if (load_bases(R, link, base) < 0) {
-            buf_puts(err, store_error(E->st));
+        const char *why = NULL;
+        if (load_bases(R, link, base, &why) < 0) {
+            buf_puts(err, why);
             R->accounts = 0;
             return -1;
         }

@@ -81,7 +81,7 @@ static const char *const migrations[] = {
     "  SELECT link, json_group_object(map, json_array(json(coalesce(l, 'null')), json(coalesce(r, 'null'))))"
     "  FROM (SELECT link, map, max(CASE WHEN side = 0 THEN value END) AS l,"
     "               max(CASE WHEN side = 1 THEN value END) AS r"
-    "        FROM named GROUP BY link, map)"
+    "        FROM named WHERE link IN (SELECT id FROM links) GROUP BY link, map)"
     "  GROUP BY link;"
     "DROP TABLE base;",
 };

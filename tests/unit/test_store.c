@@ -104,6 +104,8 @@ static void test_migrate_bases(void) {
                        "INSERT INTO base VALUES (3, 'LeadSource <-> \"Lead Source\")', 0, '\"Web\"');"
                        "INSERT INTO base VALUES (3, 'LeadSource <-> \"Lead Source\")', 1, '\"Web\"');"
                        "INSERT INTO links VALUES (3, 'leads', 'Lead', '00Q3', 'contact', '9', 0, 0, 10, 10);"
+                       /* a base whose link is gone (deleted with foreign keys off) */
+                       "INSERT INTO base VALUES (99, 'Phone <-> phone', 0, '\"1\"');"
                        "PRAGMA user_version = 1;",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
