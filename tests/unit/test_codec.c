@@ -365,6 +365,18 @@ static void test_dynamics365(Program *p) {
 
 /* ----------------------------------------------------- ActiveCampaign */
 
+/* The fieldValues of contacts 7, 8 and 9 that the decoder's and the
+ * scanner's tests both read. */
+#define AC_VALUES                                                                \
+    "{'contact':'7','field':'1','value':'Retail','id':'11'},"                    \
+    "{'contact':'7','field':'2','value':'||Golf||Sailing||','id':'12'},"         \
+    "{'contact':'7','field':'3','value':'42.5','id':'13'},"                      \
+    "{'contact':'7','field':'4','value':'2026-03-01','id':'14'},"                \
+    "{'contact':'7','field':'5','value':'evil@example.com','id':'15'},"          \
+    "{'contact':'7','field':'99','value':'unknown field','id':'16'},"            \
+    "{'contact':'8','field':'1','value':'Banking','id':'17'},"                   \
+    "{'contact':'9','field':'3','value':'n/a','id':'18'}"
+
 static void test_activecampaign(Program *p) {
     const Codec *c = codec_for("activecampaign");
     CHECK(c == &codec_activecampaign && c->decode_deleted == NULL);
@@ -409,14 +421,7 @@ static void test_activecampaign(Program *p) {
                "{'cdate':'2018-08-17T13:46:58-05:00','email':'old@example.com','deleted':'1','udate':'0000-00-00 00:00:00','id':'8'},"
                "{'cdate':'2018-08-17T13:46:58-05:00','email':'bad@example.com','deleted':'0','id':'9'}],"
                "'fieldValues':["
-               "{'contact':'7','field':'1','value':'Retail','id':'11'},"
-               "{'contact':'7','field':'2','value':'||Golf||Sailing||','id':'12'},"
-               "{'contact':'7','field':'3','value':'42.5','id':'13'},"
-               "{'contact':'7','field':'4','value':'2026-03-01','id':'14'},"
-               "{'contact':'7','field':'5','value':'evil@example.com','id':'15'},"
-               "{'contact':'7','field':'99','value':'unknown field','id':'16'},"
-               "{'contact':'8','field':'1','value':'Banking','id':'17'},"
-               "{'contact':'9','field':'3','value':'n/a','id':'18'}],"
+               AC_VALUES "],"
                "'contactTags':["
                "{'contact':'7','tag':'1','id':'101','cdate':'2018-09-12T16:54:00-05:00'},"
                "{'contact':'7','tag':'3','id':'103'},"
@@ -1216,6 +1221,21 @@ static void scan_same_as(Program *p, const Codec *c, uint32_t obj, const char *t
     t_free(&b);
 }
 
+/* A page the scanner must refuse: -1 with a reason (containing why, when
+ * given), and, where nothing_read, no record or refusal before it. */
+static void scan_fails(Program *p, const Codec *c, uint32_t obj, const char *text, size_t n, const char *why,
+                       int nothing_read) {
+    T t;
+    t_init(&t, p);
+    memset(&t.got, 0, sizeof t.got);
+    t.got.a = &t.a;
+    RecordSink sink = {&t.got, got_record, got_bad, NULL};
+    CHECK(c->scan_page(&t.cx, obj, text, n, &sink, &t.next, &t.err) == -1 && t.err.n > 0);
+    if (why) CHECK(strstr(buf_str(&t.err), why) != NULL);
+    if (nothing_read) CHECK(t.got.n == 0 && t.got.nbad == 0);
+    t_free(&t);
+}
+
 static void scan_same(Program *p, uint32_t obj, const char *text) { scan_same_as(p, &codec_salesforce, obj, text, NULL); }
 
 static void test_salesforce_scan(Program *p) {
@@ -1256,30 +1276,14 @@ static void test_salesforce_scan(Program *p) {
         for (int i = 0; i < 200000; i++) buf_putc(&b, '[');
         for (int i = 0; i < 200000; i++) buf_putc(&b, ']');
         buf_puts(&b, "}]}");
-        const Codec *dc = deep ? &codec_activecampaign : c;
-        uint32_t obj = deep ? object(p, "activecampaign", "contact") : lead;
-        T t;
-        t_init(&t, p);
-        memset(&t.got, 0, sizeof t.got);
-        t.got.a = &t.a;
-        RecordSink sink = {&t.got, got_record, got_bad, NULL};
-        CHECK(dc->scan_page(&t.cx, obj, b.p, b.n, &sink, &t.next, &t.err) == -1 && strstr(buf_str(&t.err), "nested too deeply"));
-        CHECK(t.got.n == 0);
-        t_free(&t);
+        scan_fails(p, deep ? &codec_activecampaign : c, deep ? object(p, "activecampaign", "contact") : lead, b.p, b.n,
+                   "nested too deeply", 1);
         buf_free(&b);
     }
     /* text that is not JSON fails the scanner as it fails cJSON */
     static const char *const broken[] = {"{\"records\": [", "{\"records\": [{\"Id\": \"a\\q\"}]}", "{\"records\" [] }",
                                          "{\"records\": [{\"Id\": \"\\ud800\"}]}", "", "{\"records\": [1.]}"};
-    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
-        T t;
-        t_init(&t, p);
-        memset(&t.got, 0, sizeof t.got);
-        t.got.a = &t.a;
-        RecordSink sink = {&t.got, got_record, got_bad, NULL};
-        CHECK(c->scan_page(&t.cx, lead, broken[i], strlen(broken[i]), &sink, &t.next, &t.err) == -1 && t.err.n > 0);
-        t_free(&t);
-    }
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) scan_fails(p, c, lead, broken[i], strlen(broken[i]), NULL, 0);
 }
 
 /* Numbers as text: the shortest that reads back (plans, bases, bodies). */
@@ -1329,14 +1333,7 @@ static void test_activecampaign_scan(Program *p) {
                  "{'id':'13','id':'14','email':'twice@example.com','email':'last@example.com'},"
                  "{'i\\u0064':'15','em\\u0061il':'escaped@example.com','Industry':'own value'}],"
                  "'fieldValues':["
-                 "{'contact':'7','field':'1','value':'Retail','id':'11'},"
-                 "{'contact':'7','field':'2','value':'||Golf||Sailing||','id':'12'},"
-                 "{'contact':'7','field':'3','value':'42.5','id':'13'},"
-                 "{'contact':'7','field':'4','value':'2026-03-01','id':'14'},"
-                 "{'contact':'7','field':'5','value':'evil@example.com','id':'15'},"
-                 "{'contact':'7','field':'99','value':'unknown field','id':'16'},"
-                 "{'contact':'8','field':'1','value':'Banking','id':'17'},"
-                 "{'contact':'9','field':'3','value':'n/a','id':'18'},"
+                 AC_VALUES ","
                  "{'contact':'12','field':'1','value':'Numbers','id':'19'},"
                  "{'contact':'13','field':'1','value':'First id','id':'20'},"
                  "{'contact':'15','field':'1','value':'Sideload','id':'21'}],"
@@ -1372,16 +1369,7 @@ static void test_activecampaign_scan(Program *p) {
     /* text that is not JSON fails before any record reaches the sink */
     static const char *const broken[] = {"{\"contacts\": [{\"id\": \"1\"}], \"meta\": {", "{\"contacts\": [{\"id\": \"1\",}]}",
                                          "{\"contacts\": [], \"fieldValues\": [{\"value\": \"\\x\"}]}", ""};
-    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
-        T t;
-        t_init(&t, p);
-        memset(&t.got, 0, sizeof t.got);
-        t.got.a = &t.a;
-        RecordSink sink = {&t.got, got_record, got_bad, NULL};
-        CHECK(c->scan_page(&t.cx, contact, broken[i], strlen(broken[i]), &sink, &t.next, &t.err) == -1 && t.err.n > 0);
-        CHECK(t.got.n == 0 && t.got.nbad == 0);
-        t_free(&t);
-    }
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) scan_fails(p, c, contact, broken[i], strlen(broken[i]), NULL, 1);
 }
 
 void test_codec_all(void) {
