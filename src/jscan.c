@@ -40,6 +40,7 @@ JType js_peek(JScan *s) {
 }
 
 int js_enter(JScan *s, char open) {
+    if (s->err) return -1;
     ws(s);
     if (s->p >= s->end || *s->p != open) return fail(s, open == '{' ? "expected an object" : "expected an array");
     s->p++;
@@ -48,6 +49,7 @@ int js_enter(JScan *s, char open) {
 
 /* After a member or element: a comma (and more), or the closing bracket. */
 static int next_item(JScan *s, char close, int first) {
+    if (s->err) return -1;   /* a caller that read on past an error must not loop on it */
     ws(s);
     if (s->p >= s->end) return fail(s, "the text ends inside a container");
     if (*s->p == close) {

@@ -1368,7 +1368,9 @@ static void test_activecampaign_scan(Program *p) {
                  ac_prep);
     /* text that is not JSON fails before any record reaches the sink */
     static const char *const broken[] = {"{\"contacts\": [{\"id\": \"1\"}], \"meta\": {", "{\"contacts\": [{\"id\": \"1\",}]}",
-                                         "{\"contacts\": [], \"fieldValues\": [{\"value\": \"\\x\"}]}", ""};
+                                         "{\"contacts\": [], \"fieldValues\": [{\"value\": \"\\x\"}]}", "",
+                                         /* a byte no value starts with, in a sideload (once looped) */
+                                         "{\"contacts\": [], \"fieldValues\": [\xf4\"contact\": \"12\"}]}"};
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) scan_fails(p, c, contact, broken[i], strlen(broken[i]), NULL, 1);
 }
 
