@@ -88,6 +88,15 @@ void *arena_alloc(Arena *a, size_t n) {
     return p;
 }
 
+void *arena_grow(Arena *a, const void *v, uint32_t n, uint32_t *cap, uint32_t first, size_t size) {
+    uint32_t nc = *cap ? *cap * 2 : first;
+    unsigned char *w = arena_raw(a, (size_t)nc * size);
+    if (n) memcpy(w, v, (size_t)n * size);
+    memset(w + (size_t)n * size, 0, (size_t)(nc - n) * size);   /* as arena_alloc's */
+    *cap = nc;
+    return w;
+}
+
 char *arena_strndup(Arena *a, const char *s, size_t n) {
     char *p = arena_alloc(a, n + 1);
     memcpy(p, s, n);

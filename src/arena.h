@@ -9,6 +9,7 @@
 #define TD_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ArenaBlock ArenaBlock;
 
@@ -21,6 +22,11 @@ typedef struct Arena {
 void arena_init(Arena *a);
 void arena_free(Arena *a);
 /* Zeroed memory aligned for any object; aborts only if malloc fails. */
+/* An arena array of n elements of size bytes, full at *cap, doubled (first
+ * elements when it has none): the new block holds v's elements; the old one
+ * stays in the arena until it is reset or freed, so arrays that grow this
+ * way should be short-lived or few. */
+void *arena_grow(Arena *a, const void *v, uint32_t n, uint32_t *cap, uint32_t first, size_t size);
 void *arena_alloc(Arena *a, size_t n);
 /* The same, not zeroed: for text that is written over at once. */
 void *arena_raw(Arena *a, size_t n);

@@ -36,13 +36,7 @@ const MetaEntry *meta_by_name(const Meta *m, MetaKind k, const char *name) {
 }
 
 void request_add(RequestList *l, Arena *a, const char *method, const char *path, const char *body, const char *headers) {
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 4;
-        Request *v = arena_alloc(a, cap * sizeof *v);
-        if (l->n) memcpy(v, l->v, l->n * sizeof *v);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (l->n == l->cap) l->v = arena_grow(a, l->v, l->n, &l->cap, 4, sizeof *l->v);
     Request *r = &l->v[l->n++];
     r->method = arena_strdup(a, method);
     r->path = arena_strdup(a, path);

@@ -198,13 +198,8 @@ static Rec *add_rec(SyncRun *R, int side, Record *r, int index) {
     x->side = (uint8_t)side;
     x->changed = !R->fetching;
     x->id = r->vm.id;
-    if (R->n[side] == R->cap[side]) {
-        uint32_t cap = R->cap[side] ? R->cap[side] * 2 : 64;
-        Rec **v = arena_alloc(&R->a, cap * sizeof *v);
-        if (R->n[side]) memcpy(v, R->recs[side], R->n[side] * sizeof *v);
-        R->recs[side] = v;
-        R->cap[side] = cap;
-    }
+    if (R->n[side] == R->cap[side])
+        R->recs[side] = arena_grow(&R->a, R->recs[side], R->n[side], &R->cap[side], 64, sizeof *R->recs[side]);
     R->recs[side][R->n[side]++] = x;
     if (x->id && index) symtab_put(&R->byid[side], x->id, x);
     return x;
@@ -213,7 +208,6 @@ static Rec *add_rec(SyncRun *R, int side, Record *r, int index) {
 static void on_record(void *ctx, Record *r) {
     SyncRun *R = ctx;
     int k = R->side_reading;
-    const PSide *sd = &R->s->side[k];
     if (!r->vm.id) return;
     Rec *have = symtab_get(&R->byid[k], r->vm.id);
     if (have) {
@@ -222,9 +216,7 @@ static void on_record(void *ctx, Record *r) {
     }
     /* A list sync reads the list's members; a record that left the list
      * still comes through, to notice it left (B21). */
-    (void)sd;
-    Record *keep = r;
-    add_rec(R, k, keep, 1);
+    add_rec(R, k, r, 1);
     if (!R->fetching) R->E->pl->sum[R->si].read[k]++;
 }
 
@@ -235,18 +227,10 @@ static void on_bad(void *ctx, const char *id, const char *reason) {
     n->object = R->s->side[k].object;
     n->id = plan_str(R->E->pl, id);
     n->reason = plan_str(R->E->pl, reason);
-    Outcome *o;
-    (void)o;
 }
 
 static Outcome *outcome(SyncRun *R, int kind, int side) {
-    if (R->nouts == R->capouts) {
-        uint32_t cap = R->capouts ? R->capouts * 2 : 64;
-        Outcome *v = arena_alloc(&R->a, cap * sizeof *v);
-        if (R->nouts) memcpy(v, R->outs, R->nouts * sizeof *v);
-        R->outs = v;
-        R->capouts = cap;
-    }
+    if (R->nouts == R->capouts) R->outs = arena_grow(&R->a, R->outs, R->nouts, &R->capouts, 64, sizeof *R->outs);
     Outcome *o = &R->outs[R->nouts++];
     memset(o, 0, sizeof *o);
     o->kind = (uint8_t)kind;
@@ -841,13 +825,7 @@ static void decide_convert(SyncRun *R, Rec *x, Rec *y, const char *new_id) {
 /* ------------------------------------------------------------ one sync */
 
 static void ids_add(Arena *a, IdList *l, const char *id) {
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 32;
-        const char **v = arena_alloc(a, cap * sizeof *v);
-        if (l->n) memcpy(v, l->v, l->n * sizeof *v);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (l->n == l->cap) l->v = arena_grow(a, l->v, l->n, &l->cap, 32, sizeof *l->v);
     l->v[l->n++] = id;
 }
 

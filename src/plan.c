@@ -87,13 +87,7 @@ void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, ui
             return;
         }
     /* doubling: a copy per field would leave n^2/2 dead sets a change */
-    if (c->nsets == c->capsets) {
-        uint32_t cap = c->capsets ? c->capsets * 2 : 8;
-        FieldSet *v = arena_alloc(&pl->ca, cap * sizeof *v);
-        if (c->nsets) memcpy(v, c->sets, c->nsets * sizeof *v);
-        c->sets = v;
-        c->capsets = cap;
-    }
+    if (c->nsets == c->capsets) c->sets = arena_grow(&pl->ca, c->sets, c->nsets, &c->capsets, 8, sizeof *c->sets);
     FieldSet *v = &c->sets[c->nsets++];
     v->field = field;
     v->before = plan_ckeep(pl, before);

@@ -116,25 +116,15 @@ void record_init(const Program *p, uint32_t object, Arena *a, Record *r) {
     r->vm.modified = INT64_MIN;
 }
 
-/* Grows an arena array of pointers by doubling (the old block stays in the
- * arena until the batch ends; records have few tags). */
-static const char **grow(Arena *a, const char **v, uint32_t n, uint32_t *cap) {
-    if (n < *cap) return v;
-    uint32_t nc = *cap ? *cap * 2 : 4;
-    const char **w = arena_alloc(a, nc * sizeof *w);
-    if (n) memcpy(w, v, n * sizeof *w);
-    *cap = nc;
-    return w;
-}
-
 void record_add_tag(Record *r, Arena *a, const char *name, const char *ref) {
     for (uint32_t i = 0; i < r->ntag_names; i++)
         if (!strcmp(r->tag_names[i], name)) return;
-    uint32_t cap = r->cap_tags;
-    r->tag_names = grow(a, r->tag_names, r->ntag_names, &cap);
-    uint32_t cap2 = r->cap_tags;
-    r->tag_refs = grow(a, r->tag_refs, r->ntag_names, &cap2);
-    r->cap_tags = cap;
+    /* records have few tags: the old blocks stay in the arena until the batch ends */
+    if (r->ntag_names == r->cap_tags) {
+        uint32_t cap = r->cap_tags;
+        r->tag_names = arena_grow(a, r->tag_names, r->ntag_names, &cap, 4, sizeof *r->tag_names);
+        r->tag_refs = arena_grow(a, r->tag_refs, r->ntag_names, &r->cap_tags, 4, sizeof *r->tag_refs);
+    }
     r->tag_names[r->ntag_names] = arena_strdup(a, name);
     r->tag_refs[r->ntag_names] = ref ? arena_strdup(a, ref) : NULL;
     r->ntag_names++;
@@ -143,7 +133,7 @@ void record_add_tag(Record *r, Arena *a, const char *name, const char *ref) {
 void record_add_list(Record *r, Arena *a, const char *name) {
     for (uint32_t i = 0; i < r->nlists; i++)
         if (!strcmp(r->lists[i], name)) return;
-    r->lists = grow(a, r->lists, r->nlists, &r->cap_lists);
+    if (r->nlists == r->cap_lists) r->lists = arena_grow(a, r->lists, r->nlists, &r->cap_lists, 4, sizeof *r->lists);
     r->lists[r->nlists++] = arena_strdup(a, name);
 }
 

@@ -607,16 +607,9 @@ static int ac_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
  * of them is not read from the sideload). */
 static void keep_key(Arena *a, RowKeys *w, const char *k, size_t n, int copy) {
     if (w->count == w->cap) {
-        uint32_t cap = w->cap ? w->cap * 2 : 16;
-        const char **kk = arena_alloc(a, cap * sizeof *kk);
-        size_t *nn = arena_alloc(a, cap * sizeof *nn);
-        if (w->count) {
-            memcpy(kk, w->k, w->count * sizeof *kk);
-            memcpy(nn, w->n, w->count * sizeof *nn);
-        }
-        w->k = kk;
-        w->n = nn;
-        w->cap = cap;
+        uint32_t cap = w->cap;
+        w->k = arena_grow(a, w->k, w->count, &cap, 16, sizeof *w->k);
+        w->n = arena_grow(a, w->n, w->count, &w->cap, 16, sizeof *w->n);
     }
     w->k[w->count] = copy ? arena_strndup(a, k, n) : k;
     w->n[w->count++] = n;
