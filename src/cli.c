@@ -655,6 +655,14 @@ static unsigned stream_batch(void) {
     return n > 0 && n < 1000000000 ? (unsigned)n : 0;
 }
 
+/* TANDEM_REPLAY_HOLD: a smaller budget for replay's held answers, for
+ * the tests to cover a budget exhausted half-way through a read. */
+static size_t replay_hold(void) {
+    const char *b = getenv("TANDEM_REPLAY_HOLD");
+    long n = b ? strtol(b, NULL, 10) : -1;
+    return n >= 0 && n < REPLAY_HOLD ? (size_t)n : REPLAY_HOLD;
+}
+
 /* plan (apply 0) and run (apply 1). */
 static int cmd_sync(int argc, char **argv, int apply) {
     const char *usage = apply ? usage_run : usage_plan;
@@ -714,7 +722,7 @@ static int cmd_sync(int argc, char **argv, int apply) {
      * the fault tests' slow answers */
     const char *tmo = getenv("TANDEM_HTTP_TIMEOUT");
     if (tmo && atof(tmo) > 0) lo.timeout_ms = (long)(atof(tmo) * 1000);
-    if (replay ? replay_open_all(p, replay, outbox, at, &src, &nsrc, &err) : live_open_all(p, &lo, &src, &nsrc, &err)) {
+    if (replay ? replay_open_all(p, replay, outbox, at, replay_hold(), &src, &nsrc, &err) : live_open_all(p, &lo, &src, &nsrc, &err)) {
         fprintf(stderr, "tandem: %s\n", buf_str(&err));
         rc = EXIT_PROBLEMS;
         goto out;
@@ -842,6 +850,7 @@ static int cmd_test(int argc, char **argv) {
     o.keep = keep;
     o.color = want_color(stdout);
     o.stream_batch = stream_batch();
+    o.replay_hold = replay_hold();
     int passed = 0, failed = 0;
     for (int i = 0; i < n; i++) ruletest_path(paths[i], &o, stdout, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);

@@ -92,14 +92,16 @@ const char *connector_target(const Plan *pl, const uint32_t *idx, const ApplyRes
                              const char **why);
 
 /* A replay source: answers from dir/<name>/, writes to outbox/<name>/
- * (outbox NULL: a plan, which writes nothing).  NULL with err when the
- * directory cannot be used. */
+ * (outbox NULL: a plan, which writes nothing).  It keeps up to `hold`
+ * bytes of decoded answers per object for lookups (REPLAY_HOLD unless a
+ * test asks for less).  NULL with err when the directory cannot be used. */
+enum { REPLAY_HOLD = 64 << 20 };
 Connector *replay_open(const Program *p, const char *name, const char *system, const char *dir, const char *outbox,
-                    int64_t now, Buf *err);
+                       int64_t now, size_t hold, Buf *err);
 /* Replay sources for every source the program's syncs use (an array the
  * caller releases with connectors_close). */
-int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, Connector ***out, uint32_t *n,
-                    Buf *err);
+int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, size_t hold, Connector ***out,
+                    uint32_t *n, Buf *err);
 void connectors_close(Connector **v, uint32_t n);
 
 /* The HTTP connectors (connectors/): one per source the syncs use, each

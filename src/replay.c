@@ -41,6 +41,27 @@ struct Effect {
     uint32_t seen;         /* the scan that last met it in the answers */
 };
 
+/* An object's answers as decoded, before any effect is laid over them.
+ * A replayed incremental run reads the answers for the changes, then again
+ * for the partners by id and by key: decoding the pages once and keeping
+ * the records makes the later reads cost a walk over them, as a query
+ * costs the API a lookup.  Effects stay apart, so what tandem writes
+ * during the run still shows.  Only reads that decode into a scratch
+ * arena anyway fill it (a whole read decodes where it keeps), and only up
+ * to Replay.hold bytes: beyond, the answers are read again each time.  Records
+ * delivered share what is held, so it is freed only with the source. */
+typedef struct HeldRow {
+    const Record *rec;     /* NULL for a row the codec refused */
+    const char *id, *why;  /* the refused row's id and reason */
+} HeldRow;
+
+typedef struct Held {
+    Arena a;
+    HeldRow *rows;
+    uint32_t n, cap;
+    enum { HELD_NONE, HELD_FILLING, HELD_FULL, HELD_OFF } state;
+} Held;
+
 typedef struct Replay {
     Connector base;
     char *dir;             /* DIR/<source> */
@@ -52,6 +73,8 @@ typedef struct Replay {
     uint32_t *created;     /* per program object: records created so far */
     uint32_t taggings;     /* tags tandem put on records so far (their ids) */
     uint32_t scans;        /* scans so far: marks effects a scan met */
+    Held *held;            /* per program object */
+    size_t hold;           /* bytes an object's held answers may take */
 } Replay;
 
 static char *path_join(const char *a, const char *b) {
@@ -91,8 +114,9 @@ static void set_flag(cJSON *obj, const char *name, int on) {
     cJSON_AddBoolToObject(obj, name, on);
 }
 
-/* Folds one line of effects.jsonl into the table. */
-static int load_effect(Replay *r, const cJSON *e, Buf *err) {
+/* Folds one line of effects.jsonl into the table; its field values move
+ * there (e loses them). */
+static int load_effect(Replay *r, cJSON *e, Buf *err) {
     const Program *p = r->base.p;
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
@@ -127,11 +151,17 @@ static int load_effect(Replay *r, const cJSON *e, Buf *err) {
         r->created[o]++;
     }
     if (!strcmp(a, "delete")) f->deleted = 1;
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields");
-    const cJSON *v;
-    cJSON_ArrayForEach(v, fields) {
-        cJSON_DeleteItemFromObjectCaseSensitive(f->fields, v->string);
-        cJSON_AddItemToObject(f->fields, v->string, cJSON_Duplicate(v, 1));
+    cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields");
+    if (cJSON_IsObject(fields) && !f->fields->child) {
+        /* the record's first write, as most are: its fields as they are */
+        cJSON_Delete(f->fields);
+        f->fields = cJSON_DetachItemViaPointer(e, fields);
+    } else if (cJSON_IsObject(fields)) {
+        for (cJSON *v = fields->child, *next; v; v = next) {
+            next = v->next;
+            cJSON_DeleteItemFromObjectCaseSensitive(f->fields, v->string);
+            cJSON_AddItemToObject(f->fields, v->string, cJSON_DetachItemViaPointer(fields, v));
+        }
     }
     if (cJSON_IsString(name)) {
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, "ref");
@@ -255,6 +285,7 @@ typedef struct Scan {
     int later;             /* records left out for being dated after it */
     int direct;            /* records are decoded into dst: nearly all pass */
     uint32_t rows;         /* rows the codec reported, read or refused */
+    Held *fill;            /* the held answers this scan records, or NULL */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -271,7 +302,7 @@ typedef struct Deleted {
 
 /* Records are decoded in a page's scratch arena; only those that pass
  * are copied out, so memory does not grow with the records a read skips. */
-static void deliver(Scan *sc, Record *rec) {
+static void deliver(Scan *sc, Record *rec, int lasting) {
     if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
     /* Changes are read as of the run's time: one the answers date later
      * has not happened yet (so a run --at an earlier time sees the past). */
@@ -281,19 +312,51 @@ static void deliver(Scan *sc, Record *rec) {
     }
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
-    Record *keep = sc->direct ? rec : record_copy(sc->r->base.p, rec, sc->dst);
+    Record *keep = rec;
+    if (lasting) {
+        keep = arena_alloc(sc->dst, sizeof *keep);
+        *keep = *rec;
+    } else if (!sc->direct) {
+        keep = record_copy(sc->r->base.p, rec, sc->dst);
+    }
     sc->out->record(sc->out->ctx, keep);
     /* the copy is all the scan put in dst: the caller may drop it at once
      * (decoded in place, the page's other records are there too) */
     if (!sc->direct && sc->out->page_end) sc->out->page_end(sc->out->ctx);
 }
 
-static void on_record(void *ctx, Record *rec) {
-    Scan *sc = ctx;
-    sc->rows++;
+/* Keeps a row of the answers and returns the kept record; past the
+ * source's budget, none of them. */
+static const Record *hold(Scan *sc, const Record *rec, const char *id, const char *why) {
+    Held *h = sc->fill;
+    if (h->a.total > sc->r->hold) {
+        /* kept till the source closes: records already delivered share it */
+        h->state = HELD_OFF;
+        sc->fill = NULL;
+        return NULL;
+    }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 1024;
+        h->rows = realloc(h->rows, h->cap * sizeof *h->rows);
+        if (!h->rows) abort();
+    }
+    HeldRow *row = &h->rows[h->n++];
+    row->rec = rec ? record_copy(sc->r->base.p, rec, &h->a) : NULL;
+    row->id = id ? arena_strdup(&h->a, id) : NULL;
+    row->why = why ? arena_strdup(&h->a, why) : NULL;
+    return row->rec;
+}
+
+/* A record of the answers, laid under its effects and deletes.  A held
+ * one (lasting) is a copy of the held record's head only: its fields, tags
+ * and text stay where they are held, shared and never written; a record
+ * an effect changes is copied whole first. */
+static void take(Scan *sc, Record *rec, int lasting) {
     if (rec->vm.id) {
         Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
         if (e) {
+            if (lasting) rec = record_copy(sc->r->base.p, rec, sc->r->base.cx.a);
+            lasting = 0;
             overlay(sc->r, rec, e);
             e->seen = sc->gen;
         }
@@ -305,12 +368,26 @@ static void on_record(void *ctx, Record *rec) {
             if (d->when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < d->when)) rec->vm.modified = d->when;
         }
     }
-    deliver(sc, rec);
+    deliver(sc, rec, lasting);
+}
+
+static void on_record(void *ctx, Record *rec) {
+    Scan *sc = ctx;
+    sc->rows++;
+    const Record *h = sc->fill ? hold(sc, rec, NULL, NULL) : NULL;
+    if (h) {
+        Record *head = arena_alloc(sc->r->base.cx.a, sizeof *head);
+        *head = *h;
+        take(sc, head, 1);
+    } else {
+        take(sc, rec, 0);
+    }
 }
 
 static void on_bad(void *ctx, const char *id, const char *reason) {
     Scan *sc = ctx;
     sc->rows++;
+    if (sc->fill) hold(sc, NULL, id, reason);
     sc->out->bad(sc->out->ctx, id, reason);
 }
 
@@ -340,7 +417,7 @@ static void deliver_deleted(Scan *sc, Arena *a) {
         if (d->when != INT64_MIN) rec.vm.modified = d->when;
         Effect *e = effect_of(sc->r, sc->object, id, 0);
         if (e) e->seen = sc->gen;
-        deliver(sc, &rec);
+        deliver(sc, &rec, 0);
     }
 }
 
@@ -438,43 +515,32 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
     return rc;
 }
 
-/* Every record of the object: the answers, deletes listed apart, then
- * records only tandem made.  Each page is decoded in an arena of its own,
- * dropped when the page is done. */
-static int scan(Scan *sc, Buf *err) {
+/* The answer files of the object, page by page.  Each page is decoded in
+ * an arena reset in between: a record that passes is copied out by
+ * deliver(), the rest is dropped with the page. */
+static int read_pages(Scan *sc, Buf *err) {
     Replay *r = sc->r;
-    const Program *p = r->base.p;
-    const char *oname = obj_name(p, sc->object);
-    sc->dst = r->base.cx.a;
-    sc->gen = ++r->scans;
-    arena_init(&sc->own);
-    symtab_init(&sc->deleted, &sc->own);
-    if (read_deleted(sc, oname, err) != 0) {
-        arena_free(&sc->own);
-        return -1;
-    }
-    RecordSink mid = {sc, on_record, on_bad, NULL};
     char **files;
     int nf, rc = 0;
-    answer_files(r, oname, &files, &nf, err);
-    /* one arena for every page, reset in between: a record that passes is
-     * copied out by deliver(), the rest is dropped with the page */
+    answer_files(r, obj_name(r->base.p, sc->object), &files, &nf, err);
+    RecordSink mid = {sc, on_record, on_bad, NULL};
     Arena page;
     arena_init(&page);
+    /* a read of everything keeps nearly every record: a scanner, which
+     * puts little else in the arena (refused records; what only the page
+     * needs goes to the source's scratch arena), decodes them where they
+     * are kept */
+    int direct = sc->since == INT64_MIN && !sc->want && r->base.codec->scan_page;
     for (int i = 0; i < nf && rc == 0; i++) {
         Buf next, why;
         buf_init(&next);
         buf_init(&why);
         arena_reset(&page);
-        /* a read of everything keeps nearly every record: a scanner, which
-         * puts little else in the arena (refused records; what only the
-         * page needs goes to the source's scratch arena), decodes them
-         * where they are kept */
-        sc->direct = sc->since == INT64_MIN && !sc->want && r->base.codec->scan_page;
+        sc->direct = direct;
         r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
             size_t n;
-            uint32_t before = sc->rows;
+            uint32_t before = sc->rows, held = sc->fill ? sc->fill->n : 0;
             char *text = read_file(files[i], &n);
             if (!text) {
                 buf_printf(err, "%s: %s", files[i], strerror(errno));
@@ -490,6 +556,7 @@ static int scan(Scan *sc, Buf *err) {
                 if (j && sc->rows == before) {
                     buf_reset(&why);
                     buf_reset(&next);
+                    if (sc->fill) sc->fill->n = held; /* the refusal the scan held */
                     sc->direct = 0;
                     r->base.cx.a = &page;
                     if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {
@@ -523,6 +590,73 @@ static int scan(Scan *sc, Buf *err) {
     arena_free(&page);
     for (int i = 0; i < nf; i++) free(files[i]);
     free(files);
+    return rc;
+}
+
+static int want_id(Scan *sc, const Record *rec);
+
+/* The held answers, as read_pages would give them. */
+static void read_held(Scan *sc, const Held *h) {
+    Replay *r = sc->r;
+    Arena one;
+    arena_init(&one);
+    r->base.cx.a = &one;
+    for (uint32_t i = 0; i < h->n; i++) {
+        const HeldRow *row = &h->rows[i];
+        if (!row->rec) {
+            on_bad(sc, row->id, row->why);
+            continue;
+        }
+        /* a get passes over the rest by id, which no effect changes; what
+         * on_record would mark met, it marks */
+        const char *id = row->rec->vm.id;
+        if (sc->want == want_id && (!id || !symtab_get(&sc->ids, id))) {
+            sc->rows++;
+            if (!id) continue;
+            Effect *e = effect_of(r, sc->object, id, 0);
+            if (e) e->seen = sc->gen;
+            Deleted *d = symtab_get(&sc->deleted, id);
+            if (d) d->seen = 1;
+            continue;
+        }
+        arena_reset(&one);
+        Record head = *row->rec;
+        sc->rows++;
+        take(sc, &head, 1);
+    }
+    r->base.cx.a = sc->dst;
+    arena_free(&one);
+}
+
+/* Every record of the object: the answers, deletes listed apart, then
+ * records only tandem made. */
+static int scan(Scan *sc, Buf *err) {
+    Replay *r = sc->r;
+    const Program *p = r->base.p;
+    const char *oname = obj_name(p, sc->object);
+    sc->dst = r->base.cx.a;
+    sc->gen = ++r->scans;
+    arena_init(&sc->own);
+    symtab_init(&sc->deleted, &sc->own);
+    if (read_deleted(sc, oname, err) != 0) {
+        arena_free(&sc->own);
+        return -1;
+    }
+    Held *h = &r->held[sc->object];
+    int rc = 0;
+    if (h->state == HELD_FULL) {
+        read_held(sc, h);
+    } else {
+        /* a read that decodes into the page's arena anyway keeps a copy */
+        if (h->state == HELD_NONE && (sc->since != INT64_MIN || sc->want || !r->base.codec->scan_page)) {
+            arena_init(&h->a);
+            h->state = HELD_FILLING;
+            sc->fill = h;
+        }
+        rc = read_pages(sc, err);
+        if (h->state == HELD_FILLING) h->state = rc == 0 ? HELD_FULL : HELD_OFF;
+        sc->fill = NULL;
+    }
     if (rc != 0) {
         arena_free(&sc->own);
         return -1;
@@ -531,13 +665,19 @@ static int scan(Scan *sc, Buf *err) {
     arena_init(&rest);
     r->base.cx.a = &rest;
     deliver_deleted(sc, &rest);
-    /* Records tandem created that the answers do not hold (yet). */
+    /* Records tandem created that the answers do not hold (yet).  Those a
+     * read would drop are passed over before they are built: a get's
+     * other ids, and changes older than the cursor (such a record's
+     * change time is its effect's). */
+    const PObject *o = &p->objects[sc->object];
     for (Effect *e = r->first; e; e = e->next) {
         if (e->object != sc->object || !e->created || e->seen == sc->gen) continue;
+        if (sc->want == want_id && !symtab_get(&sc->ids, e->id)) continue;
+        if (sc->since != INT64_MIN && o->modified >= 0 && e->at <= sc->since) continue;
         Record rec;
         record_init(p, sc->object, &rest, &rec);
         overlay(r, &rec, e);
-        deliver(sc, &rec);
+        deliver(sc, &rec, 0);
     }
     r->base.cx.a = sc->dst;
     arena_free(&rest);
@@ -834,6 +974,11 @@ static void replay_close(Connector *s) {
     free(r->dir);
     free(r->outbox);
     free(r->created);
+    for (uint32_t i = 0; r->held && i < s->p->nobjects; i++) {
+        arena_free(&r->held[i].a);
+        free(r->held[i].rows);
+    }
+    free(r->held);
     arena_free(&r->a);
     arena_free(&s->meta_arena);
     arena_free(&s->scratch_arena);
@@ -855,7 +1000,7 @@ static int replay_tagged(Connector *s, uint32_t object, const char *const *tags,
 static const ConnectorOps replay_ops = {replay_changed, replay_get, replay_find, replay_tagged, replay_apply, replay_close};
 
 Connector *replay_open(const Program *p, const char *name, const char *system, const char *dir, const char *outbox,
-                    int64_t now, Buf *err) {
+                       int64_t now, size_t hold, Buf *err) {
     const Codec *codec = codec_for(system);
     if (!codec) {
         buf_printf(err, "source '%s': tandem has no codec for %s", name, system);
@@ -882,9 +1027,12 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     arena_init(&r->a);
     symtab_init(&r->effects, &r->a);
     r->now = now;
+    r->hold = hold;
     r->dir = path_join(dir, name);
     r->outbox = outbox ? path_join(outbox, name) : NULL;
     r->created = calloc(p->nobjects + 1, sizeof *r->created);
+    r->held = calloc(p->nobjects + 1, sizeof *r->held);
+    if (!r->created || !r->held) abort();
     struct stat sb;
     if (stat(r->dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         buf_printf(err, "replay: no directory %s for source '%s'", r->dir, name);
@@ -920,8 +1068,8 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     return s;
 }
 
-int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, Connector ***out, uint32_t *n,
-                    Buf *err) {
+int replay_open_all(const Program *p, const char *dir, const char *outbox, int64_t now, size_t hold, Connector ***out,
+                    uint32_t *n, Buf *err) {
     *out = calloc(2 * p->nsyncs + 1, sizeof **out);
     *n = 0;
     if (!*out) abort();
@@ -932,7 +1080,7 @@ int replay_open_all(const Program *p, const char *dir, const char *outbox, int64
             int have = 0;
             for (uint32_t i = 0; i < *n; i++) if (!strcmp((*out)[i]->name, name)) have = 1;
             if (have) continue;
-            Connector *s = replay_open(p, name, program_str(p, p->objects[sd->object].system), dir, outbox, now, err);
+            Connector *s = replay_open(p, name, program_str(p, p->objects[sd->object].system), dir, outbox, now, hold, err);
             if (!s) {
                 connectors_close(*out, *n);
                 *out = NULL;

@@ -340,7 +340,7 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
         memset(&res, 0, sizeof res);
         buf_init(&res.failures);
         int rc = -1;
-        if (st && replay_open_all(p, replay, outbox, run->at, &src, &nsrc, &err) == 0) {
+        if (st && replay_open_all(p, replay, outbox, run->at, o->replay_hold, &src, &nsrc, &err) == 0) {
             EngineOptions eo;
             memset(&eo, 0, sizeof eo);
             eo.rules = c->rules_path ? c->rules_path : "rules.sync";

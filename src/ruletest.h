@@ -20,6 +20,7 @@ typedef struct RuleTestOptions {
     int color;
     int keep;              /* keep each case's directory (state, replay, outbox) and name it */
     unsigned stream_batch; /* EngineOptions.stream_batch */
+    size_t replay_hold;    /* replay_open_all's hold */
 } RuleTestOptions;
 
 /* Runs a .test file, or every .test file under a directory, printing

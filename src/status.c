@@ -149,7 +149,7 @@ int status_report(const Program *p, Store *st, const char *state_path, int64_t n
         SyncState ss;
         if (store_sync_get(st, name, &ss) < 0) goto fail;
         int64_t due = engine_next_due(p, si, ss.last_run);
-        int64_t links = store_link_count(st, name), waiting = store_status_count(st, name, "waiting"), queued = 0;
+        int64_t links = store_link_count(st, name), waiting = store_waiting_count(st, name), queued = 0;
         if (links < 0 || waiting < 0 || store_queue_each(st, name, &a, &queued, count_queue) != 0) goto fail;
         int paused = p->paused || s->paused;
         if (json) {
@@ -187,7 +187,7 @@ int status_report(const Program *p, Store *st, const char *state_path, int64_t n
     c.n = 0;
     for (uint32_t si = 0; si < p->nsyncs; si++) {
         WCtx w = {&c, program_str(p, p->syncs[si].name), 0};
-        if (store_status_each(st, w.sync, "waiting", &a, &w, each_waiting) != 0) goto fail;
+        if (store_waiting_each(st, w.sync, &a, &w, each_waiting) != 0) goto fail;
         if (!json && w.shown > 20) buf_printf(out, "  ... and %d more\n", w.shown - 20);
     }
     if (!c.n && !json) buf_puts(out, "  none\n");

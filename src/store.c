@@ -84,6 +84,11 @@ static const char *const migrations[] = {
     "        FROM named WHERE link IN (SELECT id FROM links) GROUP BY link, map)"
     "  GROUP BY link;"
     "DROP TABLE base;",
+    /* 3: only the waiting records are ever asked for by status; an index
+     * of every status moved two index entries a record each run (a 1%
+     * incremental run of a million leads rewrote most of its pages) */
+    "DROP INDEX IF EXISTS record_status_by;"
+    "CREATE INDEX record_status_waiting ON record_status(sync, at, id) WHERE status = 'waiting';",
 };
 
 enum { NSTMT = 64 };
@@ -524,13 +529,16 @@ int store_status_put(Store *s, const char *sync, int side, const char *object, c
                 "sdssssi", sync, side, object, id, status, reason, at);
 }
 
-int store_status_each(Store *s, const char *sync, const char *status, Arena *a, void *ctx,
-                      int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
-                                  int64_t at)) {
+int store_waiting_each(Store *s, const char *sync, Arena *a, void *ctx,
+                       int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
+                                   int64_t at)) {
+    /* status = 'waiting' written out: the partial index answers only it
+     * (and, named, is used even where the planner has no statistics to
+     * prefer it over the primary key, which every record shares a sync in) */
     sqlite3_stmt *st = query(s,
-                             "SELECT side, object, id, reason, at FROM record_status WHERE sync = ?1 AND status = ?2 "
-                             "ORDER BY at, id",
-                             "ss", sync, status);
+                             "SELECT side, object, id, reason, at FROM record_status INDEXED BY record_status_waiting "
+                             "WHERE sync = ?1 AND status = 'waiting' ORDER BY at, id",
+                             "s", sync);
     if (!st) return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -544,8 +552,9 @@ int store_status_each(Store *s, const char *sync, const char *status, Arena *a, 
     return rc == SQLITE_DONE ? 0 : fail(s, "reading record status");
 }
 
-int64_t store_status_count(Store *s, const char *sync, const char *status) {
-    return count(s, "SELECT count(*) FROM record_status WHERE sync = ?1 AND status = ?2", sync, status);
+int64_t store_waiting_count(Store *s, const char *sync) {
+    return count(s, "SELECT count(*) FROM record_status INDEXED BY record_status_waiting "
+                    "WHERE sync = ?1 AND status = 'waiting'", sync, NULL);
 }
 
 int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,

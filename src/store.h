@@ -115,11 +115,11 @@ int store_runs_each(Store *s, int limit, Arena *a, void *ctx, int (*each)(void *
 
 int store_status_put(Store *s, const char *sync, int side, const char *object, const char *id, const char *status,
                      const char *reason, int64_t at);
-/* Records of a sync in a status (e.g. "waiting"), oldest first. */
-int store_status_each(Store *s, const char *sync, const char *status, Arena *a, void *ctx,
-                      int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
-                                  int64_t at));
-int64_t store_status_count(Store *s, const char *sync, const char *status);
+/* The records of a sync waiting (for a partner, an id), oldest first. */
+int store_waiting_each(Store *s, const char *sync, Arena *a, void *ctx,
+                       int (*each)(void *ctx, int side, const char *object, const char *id, const char *reason,
+                                   int64_t at));
+int64_t store_waiting_count(Store *s, const char *sync);
 
 int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,
                     const char *reason, const char *rule, int64_t at);
