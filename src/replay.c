@@ -28,15 +28,26 @@
 #include "types.h"
 #include "util.h"
 
+/* A tag or list membership tandem put on (on) or took off a record; a
+ * tag put on may carry the tagging's id (ref). */
+typedef struct Mark {
+    const char *name, *ref;
+    int on;
+} Mark;
+
+/* What tandem wrote to one record, folded over the outbox's lines: the
+ * latest of each.  Fields are held decoded, as the object's program fields
+ * (the effects of a big first run are read on every later one). */
 typedef struct Effect Effect;
 struct Effect {
     uint32_t object;       /* program object */
     const char *id;
     int64_t at;            /* the last write */
     int created, deleted;
-    cJSON *fields;         /* name -> value, the latest */
-    cJSON *tags;           /* name -> true (added) or false (removed) */
-    cJSON *lists;          /* likewise */
+    Record set;            /* the fields written: their latest values */
+    uint64_t *written;     /* bit per field: written (a value that did not fit reads as null, not present) */
+    Mark *tags, *lists;
+    uint32_t ntags, cap_tags, nlists, cap_lists;
     Effect *next;          /* in the order they were first written */
     uint32_t seen;         /* the scan that last met it in the answers */
 };
@@ -97,9 +108,8 @@ static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
         e = arena_alloc(&r->a, sizeof *e);
         e->object = object;
         e->id = arena_strdup(&r->a, id);
-        e->fields = cJSON_CreateObject();
-        e->tags = cJSON_CreateObject();
-        e->lists = cJSON_CreateObject();
+        record_init(r->base.p, object, &r->a, &e->set);
+        e->written = arena_alloc(&r->a, ((size_t)r->base.p->objects[object].nfields / 64 + 1) * sizeof *e->written);
         symtab_put(&r->effects, arena_strdup(&r->a, buf_str(&k)), e);
         if (r->last) r->last->next = e;
         else r->first = e;
@@ -109,14 +119,19 @@ static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
     return e;
 }
 
-static void set_flag(cJSON *obj, const char *name, int on) {
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
-    cJSON_AddBoolToObject(obj, name, on);
+static void set_mark(Arena *a, Mark **v, uint32_t *n, uint32_t *cap, const char *name, const char *ref, int on) {
+    uint32_t i = 0;
+    while (i < *n && strcmp((*v)[i].name, name) != 0) i++;
+    if (i == *n) {
+        if (*n == *cap) *v = arena_grow(a, *v, *n, cap, 2, sizeof **v);
+        (*v)[(*n)++].name = arena_strdup(a, name);
+    }
+    (*v)[i].ref = ref ? arena_strdup(a, ref) : NULL;
+    (*v)[i].on = on;
 }
 
-/* Folds one line of effects.jsonl into the table; its field values move
- * there (e loses them). */
-static int load_effect(Replay *r, cJSON *e, Buf *err) {
+/* Folds one line of effects.jsonl into the table. */
+static int load_effect(Replay *r, const cJSON *e, Buf *err) {
     const Program *p = r->base.p;
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
@@ -151,30 +166,29 @@ static int load_effect(Replay *r, cJSON *e, Buf *err) {
         r->created[o]++;
     }
     if (!strcmp(a, "delete")) f->deleted = 1;
-    cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields");
-    if (cJSON_IsObject(fields) && !f->fields->child) {
-        /* the record's first write, as most are: its fields as they are */
-        cJSON_Delete(f->fields);
-        f->fields = cJSON_DetachItemViaPointer(e, fields);
-    } else if (cJSON_IsObject(fields)) {
-        for (cJSON *v = fields->child, *next; v; v = next) {
-            next = v->next;
-            cJSON_DeleteItemFromObjectCaseSensitive(f->fields, v->string);
-            cJSON_AddItemToObject(f->fields, v->string, cJSON_DetachItemViaPointer(fields, v));
-        }
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields"), *v;
+    cJSON_ArrayForEach(v, fields) {
+        int fid = v->string ? program_field(p, o, v->string) : -1;
+        if (fid < 0) continue; /* a field these rules no longer read */
+        Buf ignore;
+        buf_init(&ignore);
+        f->set.present[fid / 64] &= ~(1ull << (fid % 64));
+        f->written[fid / 64] |= 1ull << (fid % 64);
+        record_set_field(p, &f->set, &r->a, fid, v, &ignore);
+        buf_free(&ignore);
     }
     if (cJSON_IsString(name)) {
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, "ref");
+        const char *n = name->valuestring;
         if (!strcmp(a, "tag") && cJSON_IsString(ref)) {
             /* the tagging's own id, as ActiveCampaign gives one */
-            cJSON_DeleteItemFromObjectCaseSensitive(f->tags, name->valuestring);
-            cJSON_AddStringToObject(f->tags, name->valuestring, ref->valuestring);
+            set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, n, ref->valuestring, 1);
             r->taggings++;
         } else if (!strcmp(a, "tag") || !strcmp(a, "untag")) {
-            set_flag(f->tags, name->valuestring, a[0] == 't');
+            set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, n, NULL, a[0] == 't');
         }
         if (!strcmp(a, "list add") || !strcmp(a, "list remove") || !strcmp(a, "create"))
-            set_flag(f->lists, name->valuestring, strcmp(a, "list remove") != 0);
+            set_mark(&r->a, &f->lists, &f->nlists, &f->cap_lists, n, NULL, strcmp(a, "list remove") != 0);
     }
     return 0;
 }
@@ -217,25 +231,23 @@ static int load_effects(Replay *r, Buf *err) {
 static void overlay(Replay *r, Record *rec, const Effect *e) {
     const Program *p = r->base.p;
     Arena *a = r->base.cx.a;
-    const cJSON *v;
     /* An answer recorded after tandem's last write already shows the
      * record as it is, writes and later edits together; only what it
      * leaves out (fields it did not select, tags it did not sideload)
      * still reads as tandem wrote it. */
     int newer = rec->vm.modified != INT64_MIN && rec->vm.modified > e->at;
-    Buf ignore;
-    buf_init(&ignore);
-    cJSON_ArrayForEach(v, e->fields) {
-        int f = program_field(p, rec->object, v->string);
-        if (newer && f >= 0 && (rec->present[f / 64] >> (f % 64) & 1)) continue;
-        record_set_json(p, rec, a, v->string, v, &ignore);
+    const PObject *o = &p->objects[e->object];
+    for (uint32_t f = 0; f < o->nfields; f++) {
+        uint64_t bit = 1ull << (f % 64);
+        if (!(e->written[f / 64] & bit) || (newer && (rec->present[f / 64] & bit))) continue;
+        /* its text stays in the effects' arena, which outlives the run */
+        rec->fields[f] = e->set.fields[f];
+        if (e->set.present[f / 64] & bit) rec->present[f / 64] |= bit;
     }
-    buf_free(&ignore);
     if (newer && rec->tags_known) {
         record_finish(p, rec, a);
         return;
     }
-    const PObject *o = &p->objects[e->object];
     /* The write is a change, unless the answer shows a later one. */
     if (o->modified >= 0 && !newer) {
         uint8_t t = p->fields[o->first_field + (uint32_t)o->modified].type;
@@ -243,22 +255,24 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
     }
     if (e->created && o->created >= 0 && rec->fields[o->created].t == VT_NULL) rec->fields[o->created] = v_int(VT_DATETIME, e->at);
     if (e->created && o->key >= 0) rec->fields[o->key] = v_str(e->id, strlen(e->id));
-    cJSON_ArrayForEach(v, e->tags) {
-        if (cJSON_IsTrue(v) || cJSON_IsString(v)) record_add_tag(rec, a, v->string, cJSON_IsString(v) ? v->valuestring : NULL);
+    for (uint32_t k = 0; k < e->ntags; k++) {
+        const Mark *m = &e->tags[k];
+        if (m->on) record_add_tag(rec, a, m->name, m->ref);
         else
             for (uint32_t i = 0; i < rec->ntag_names; i++)
-                if (!strcmp(rec->tag_names[i], v->string)) {
+                if (!strcmp(rec->tag_names[i], m->name)) {
                     rec->ntag_names--;
                     memmove(&rec->tag_names[i], &rec->tag_names[i + 1], (rec->ntag_names - i) * sizeof *rec->tag_names);
                     memmove(&rec->tag_refs[i], &rec->tag_refs[i + 1], (rec->ntag_names - i) * sizeof *rec->tag_refs);
                     break;
                 }
     }
-    cJSON_ArrayForEach(v, e->lists) {
-        if (cJSON_IsTrue(v)) record_add_list(rec, a, v->string);
+    for (uint32_t k = 0; k < e->nlists; k++) {
+        const Mark *m = &e->lists[k];
+        if (m->on) record_add_list(rec, a, m->name);
         else
             for (uint32_t i = 0; i < rec->nlists; i++)
-                if (!strcmp(rec->lists[i], v->string)) {
+                if (!strcmp(rec->lists[i], m->name)) {
                     rec->nlists--;
                     memmove(&rec->lists[i], &rec->lists[i + 1], (rec->nlists - i) * sizeof *rec->lists);
                     break;
@@ -966,11 +980,6 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
 
 static void replay_close(Connector *s) {
     Replay *r = (Replay *)s;
-    for (Effect *e = r->first; e; e = e->next) {
-        cJSON_Delete(e->fields);
-        cJSON_Delete(e->tags);
-        cJSON_Delete(e->lists);
-    }
     free(r->dir);
     free(r->outbox);
     free(r->created);
