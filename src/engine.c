@@ -34,6 +34,7 @@ struct Rec {
     uint8_t changed;       /* read as a change, not fetched to pair another */
     uint8_t done;          /* decided */
     uint8_t linked;        /* has a link in this sync */
+    uint8_t unselected;    /* done: its side's selection rejects it */
     const char *id;
     const char *key;       /* match key, NULL for none */
     Link link;
@@ -149,10 +150,9 @@ static const char *pending_key(Engine *E, const char *sync, int side, const char
 }
 
 /* The link of id on side of sync: the state's, or one this plan makes. */
-static int find_link(Engine *E, const char *sync, int side, const char *id, Arena *a, Link *out) {
-    memset(out, 0, sizeof *out);
-    int rc = store_link_find(E->st, sync, side, id, a, out);
-    if (rc != 0 || !E->pending.n) return rc;
+/* A link a plan would have made, as find_link finds it (0 when none). */
+static int pending_link(Engine *E, const char *sync, int side, const char *id, Link *out) {
+    if (!E->pending.n || !id) return 0;
     const char *other = symtab_get(&E->pending, pending_key(E, sync, side, id));
     if (!other) return 0;
     out->sync = sync;
@@ -160,6 +160,12 @@ static int find_link(Engine *E, const char *sync, int side, const char *id, Aren
     out->rid[1 - side] = other;
     out->id = -1;
     return 1;
+}
+
+static int find_link(Engine *E, const char *sync, int side, const char *id, Arena *a, Link *out) {
+    memset(out, 0, sizeof *out);
+    int rc = store_link_find(E->st, sync, side, id, a, out);
+    return rc != 0 ? rc : pending_link(E, sync, side, id, out);
 }
 
 static void pend_link(Engine *E, const char *sync, const char *l, const char *r) {
@@ -1486,6 +1492,19 @@ static void key_taken(SyncRun *R, Rec *x, const char *other) {
     x->done = 1;
 }
 
+/* x's match key belongs to a left record the sync does not select.  Only
+ * a sync that would create left records says so: in one that flows left
+ * to right only, x has nothing to do. */
+static void key_unselected(SyncRun *R, Rec *x, const char *other) {
+    x->done = 1;
+    if (!(R->s->flow & 2)) return;
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s %s has the same match key and the sync does not select it", R->src[0]->name, other ? other : "");
+    note(R, NOTE_SKIP, x, x->side, buf_str(&b), UINT32_MAX);
+    buf_free(&b);
+}
+
 /* Decides one record read as a change (step 3 of a sync). */
 static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     Engine *E = R->E;
@@ -1529,6 +1548,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     }
     if (!is_selected(R, x)) {
         x->done = 1;
+        x->unselected = 1;
         /* B27: a record flagged to sync that does not qualify */
         if (s->track_status[0] == k) {
             uint16_t f = (uint16_t)s->track_status[1];
@@ -1592,6 +1612,18 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     /* not linked: pair by key (B03), else create (B01) */
     y = x->key ? symtab_get(&R->bykey[o], x->key) : NULL;
     if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
+    /* A left record the selection rejects is no partner: x neither pairs
+     * with it nor becomes a second record of the same key beside it.  The
+     * left side is decided first, so a first run knows; an incremental run
+     * asks of a left record it read only to pair x with. */
+    if (y && o == 0 && !y->done && !y->linked && !y->r->deleted && !is_selected(R, y)) {
+        y->done = 1;
+        y->unselected = 1;
+    }
+    if (y && o == 0 && y->unselected && !y->linked) {
+        key_unselected(R, x, y->id);
+        return;
+    }
     if (y && !y->done && !y->linked && !y->r->deleted) {
         decide_pair(R, x, y, 0);
         return;
@@ -1714,15 +1746,28 @@ static int read_flagged(SyncRun *R, int k, Buf *err) {
 
 /* The links and match keys of side k's records [from, to); with index,
  * the first record of each key is found by it. */
+/* Links of a batch in one query (store_links_find). */
 static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, Buf *err) {
+    if (to <= from) return 0;
+    uint32_t n = to - from;
+    const char **ids = malloc(n * sizeof *ids);
+    Link *links = calloc(n, sizeof *links);
+    uint8_t *found = malloc(n);
+    if (!ids || !links || !found) abort();
+    for (uint32_t i = 0; i < n; i++) ids[i] = R->recs[k][from + i]->id;
+    int rc = store_links_find(R->E->st, R->name, k, ids, n, side_arena(R, k), links, found);
+    if (rc != 0) buf_puts(err, store_error(R->E->st));
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        Rec *x = R->recs[k][from + i];
+        x->link = links[i];
+        x->linked = found[i] || pending_link(R->E, R->name, k, x->id, &x->link);
+    }
+    free(ids);
+    free(links);
+    free(found);
+    if (rc != 0) return -1;
     for (uint32_t i = from; i < to; i++) {
         Rec *x = R->recs[k][i];
-        int lr = find_link(R->E, R->name, k, x->id, side_arena(R, k), &x->link);
-        if (lr < 0) {
-            buf_puts(err, store_error(R->E->st));
-            return -1;
-        }
-        x->linked = lr == 1;
         if (!x->key) x->key = key_of(R, x);
         if (x->key && index) symtab_put(&R->bykey[k], x->key, x);
     }
@@ -1792,7 +1837,9 @@ static int stream_batch(SyncRun *R, Buf *err) {
         Rec *stub = arena_alloc(&R->a, sizeof *stub);
         stub->done = 1;
         stub->linked = x->linked;
-        stub->id = x->linked ? arena_strdup(&R->a, x->id) : NULL; /* named by key_taken */
+        stub->unselected = x->unselected;
+        /* named by key_taken and key_unselected */
+        stub->id = x->linked || x->unselected ? arena_strdup(&R->a, x->id) : NULL;
         stub->key = y->key;
         symtab_put(&R->bykey[0], stub->key, stub);
     }

@@ -322,14 +322,20 @@ static void read_link(sqlite3_stmt *st, Arena *a, Link *l) {
     l->synced = sqlite3_column_int64(st, 9);
 }
 
-int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out) {
+/* Whether the links table is empty, asked once (-1 error). */
+static int no_links(Store *s) {
     if (s->no_links < 0) {
         sqlite3_stmt *st = query(s, "SELECT NOT EXISTS (SELECT 1 FROM links)", "");
         if (!st) return -1;
         s->no_links = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
         done_with(s, st);
     }
-    if (s->no_links) return 0;
+    return s->no_links;
+}
+
+int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out) {
+    int none = no_links(s);
+    if (none) return none < 0 ? -1 : 0;
     static const char *const sql[2] = {
         "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND left_id = ?2",
         "SELECT " LINK_COLS " FROM links WHERE sync = ?1 AND right_id = ?2",
@@ -344,6 +350,49 @@ int store_link_find(Store *s, const char *sync, int side, const char *id, Arena 
     done_with(s, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading links");
     return found;
+}
+
+/* One statement for a batch of records: a query a record cost more in
+ * preparing, binding, locking and resetting than in finding its row. */
+int store_links_find(Store *s, const char *sync, int side, const char *const *ids, uint32_t n, Arena *a, Link *out,
+                     uint8_t *found) {
+    memset(found, 0, n);
+    int none = no_links(s);
+    if (none || !n) return none < 0 ? -1 : 0;
+    Buf list;
+    buf_init(&list);
+    buf_putc(&list, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_putc(&list, ',');
+        if (ids[i]) buf_json_str(&list, ids[i], strlen(ids[i]));
+        else buf_puts(&list, "null");
+    }
+    buf_putc(&list, ']');
+    /* the ids drive the join (CROSS JOIN keeps that order); j.key is each
+     * id's place in the list */
+    static const char *const sql[2] = {
+        "SELECT l.id, l.sync, l.left_object, l.left_id, l.right_object, l.right_id, l.left_deleted, l.right_deleted,"
+        " l.created, l.synced, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
+        " ON l.sync = ?1 AND l.left_id = j.value",
+        "SELECT l.id, l.sync, l.left_object, l.left_id, l.right_object, l.right_id, l.left_deleted, l.right_deleted,"
+        " l.created, l.synced, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
+        " ON l.sync = ?1 AND l.right_id = j.value",
+    };
+    sqlite3_stmt *st = query(s, sql[side & 1], "ss", sync, buf_str(&list));
+    if (!st) {
+        buf_free(&list);
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t i = sqlite3_column_int64(st, 10);
+        if (i < 0 || (uint64_t)i >= n || found[i]) continue;
+        read_link(st, a, &out[i]);
+        found[i] = 1;
+    }
+    done_with(s, st);
+    buf_free(&list);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading links");
 }
 
 int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
@@ -426,8 +475,13 @@ int store_bases_get(Store *s, int64_t link, Arena *a, const char **json) {
     return found;
 }
 
+/* A pair found as it was leaves its page alone: a run's writes then
+ * follow what changed, not what was read. */
 int store_bases_put(Store *s, int64_t link, const char *json) {
-    return exec(s, "INSERT OR REPLACE INTO bases (link, value) VALUES (?1, ?2)", "is", link, json);
+    return exec(s,
+                "INSERT INTO bases (link, value) VALUES (?1, ?2) "
+                "ON CONFLICT (link) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
+                "is", link, json);
 }
 
 /* ------------------------------------------------------------- cursors */
@@ -523,9 +577,13 @@ int store_runs_each(Store *s, int limit, Arena *a, void *ctx, int (*each)(void *
 
 int store_status_put(Store *s, const char *sync, int side, const char *object, const char *id, const char *status,
                      const char *reason, int64_t at) {
+    /* unchanged, the row (and its time: since when) stays as it is */
     return exec(s,
-                "INSERT OR REPLACE INTO record_status (sync, side, object, id, status, reason, at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO record_status (sync, side, object, id, status, reason, at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                "ON CONFLICT (sync, side, id) DO UPDATE SET object = excluded.object, status = excluded.status, "
+                "reason = excluded.reason, at = excluded.at "
+                "WHERE object IS NOT excluded.object OR status IS NOT excluded.status OR reason IS NOT excluded.reason",
                 "sdssssi", sync, side, object, id, status, reason, at);
 }
 

@@ -53,6 +53,10 @@ typedef struct Link {
 
 /* The link of sync whose side holds id.  1 found, 0 not, -1 error. */
 int store_link_find(Store *s, const char *sync, int side, const char *id, Arena *a, Link *out);
+/* The same for ids[0..n) in one query: found[i] says whether out[i] was
+ * filled.  0, or -1 on error. */
+int store_links_find(Store *s, const char *sync, int side, const char *const *ids, uint32_t n, Arena *a, Link *out,
+                     uint8_t *found);
 /* A new link; its id in *id. */
 int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
                    int64_t at, int64_t *id);
