@@ -79,7 +79,8 @@ typedef struct Replay {
     char *outbox;          /* OUTBOX/<source>, NULL for a plan */
     int64_t now;
     Arena a;               /* effects */
-    Symtab effects;        /* "object\x1fid" -> Effect */
+    Symtab *effects;       /* per program object: id -> Effect */
+    uint32_t neffects;
     Effect *first, *last;
     uint32_t *created;     /* per program object: records created so far */
     uint32_t taggings;     /* tags tandem put on records so far (their ids) */
@@ -99,23 +100,20 @@ static char *path_join(const char *a, const char *b) {
 static const char *obj_name(const Program *p, uint32_t object) { return program_str(p, p->objects[object].name); }
 
 static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
-    if (!make && !r->effects.n) return NULL; /* asked per record read: most runs have none */
-    Buf k;
-    buf_init(&k);
-    buf_printf(&k, "%s\x1f%s", obj_name(r->base.p, object), id);
-    Effect *e = symtab_get(&r->effects, buf_str(&k));
+    if (!make && !r->neffects) return NULL; /* asked per record read: most runs have none */
+    Effect *e = symtab_get(&r->effects[object], id);
     if (!e && make) {
         e = arena_alloc(&r->a, sizeof *e);
         e->object = object;
         e->id = arena_strdup(&r->a, id);
         record_init(r->base.p, object, &r->a, &e->set);
         e->written = arena_alloc(&r->a, ((size_t)r->base.p->objects[object].nfields / 64 + 1) * sizeof *e->written);
-        symtab_put(&r->effects, arena_strdup(&r->a, buf_str(&k)), e);
+        symtab_put(&r->effects[object], e->id, e);
+        r->neffects++;
         if (r->last) r->last->next = e;
         else r->first = e;
         r->last = e;
     }
-    buf_free(&k);
     return e;
 }
 
@@ -988,6 +986,7 @@ static void replay_close(Connector *s) {
         free(r->held[i].rows);
     }
     free(r->held);
+    free(r->effects);
     arena_free(&r->a);
     arena_free(&s->meta_arena);
     arena_free(&s->scratch_arena);
@@ -1034,7 +1033,9 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     const PSetting *as = program_setting(p, program_source(p, name), "assignment_rules");
     s->cx.assign_leads = as && as->kind == SET_VALUE && p->consts[as->value].t == VT_BOOL && p->consts[as->value].u.b;
     arena_init(&r->a);
-    symtab_init(&r->effects, &r->a);
+    r->effects = calloc(p->nobjects + 1, sizeof *r->effects);
+    if (!r->effects) abort();
+    for (uint32_t i = 0; i < p->nobjects; i++) symtab_init(&r->effects[i], &r->a);
     r->now = now;
     r->hold = hold;
     r->dir = path_join(dir, name);
