@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jscan.h"
 #include "types.h"
 #include "util.h"
 
@@ -128,67 +129,207 @@ static void set_mark(Arena *a, Mark **v, uint32_t *n, uint32_t *cap, const char 
     (*v)[i].on = on;
 }
 
-/* Folds one line of effects.jsonl into the table. */
-static int load_effect(Replay *r, const cJSON *e, Buf *err) {
+/* One line of effects.jsonl as scanned: its strings NUL-terminated in
+ * the Bufs. */
+typedef struct EffectLine {
+    Buf object, id, action, name, ref;
+    int has_object, has_id, has_action, has_name, has_ref, has_at, has_kind;
+    double at, kind;
+    uint32_t o;            /* the program object, nobjects when these rules do not use it */
+    int resolved;          /* o is known */
+    Effect *f;             /* the record's effect, once fields were met */
+    const char *fields, *fields_end; /* fields met before object and id: read after */
+} EffectLine;
+
+/* Sets the effect's fields from the fields object s is at. */
+static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
     const Program *p = r->base.p;
-    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(e, "action");
-    const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
-    if (!cJSON_IsString(id) || !cJSON_IsString(act) || !cJSON_IsNumber(at) ||
-        (!cJSON_IsString(obj) && strcmp(act->valuestring, "meta") != 0)) {
-        buf_puts(err, "an effect needs object, id, action and at");
-        return -1;
-    }
-    if (!strcmp(act->valuestring, "meta")) {
-        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (cJSON_IsNumber(kind) && kind->valueint >= 0 && kind->valueint < META__COUNT && cJSON_IsString(nm))
-            meta_put(&r->base.meta, (MetaKind)kind->valueint, id->valuestring, nm->valuestring, NULL);
-        return 0;
-    }
-    uint32_t o = 0;
-    /* objects of this source's system: Dynamics and ActiveCampaign both
-     * have a "contact" */
-    while (o < p->nobjects && (strcmp(obj_name(p, o), obj->valuestring) != 0 ||
-                               strcmp(program_str(p, p->objects[o].system), r->base.system) != 0))
-        o++;
-    if (o == p->nobjects) return 0; /* an object these rules no longer use */
-    Effect *f = effect_of(r, o, id->valuestring, 1);
-    f->at = (int64_t)at->valuedouble;
-    const char *a = act->valuestring;
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
-    if (!strcmp(a, "create")) {
-        f->created = 1;
-        f->deleted = 0;
-        r->created[o]++;
-    }
-    if (!strcmp(a, "delete")) f->deleted = 1;
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fields"), *v;
-    cJSON_ArrayForEach(v, fields) {
-        int fid = v->string ? program_field(p, o, v->string) : -1;
-        if (fid < 0) continue; /* a field these rules no longer read */
-        Buf ignore;
-        buf_init(&ignore);
+    if (js_peek(s) != J_OBJECT) return js_skip(s);
+    if (js_enter(s, '{') != 0) return -1;
+    Buf scratch, text, ignore;
+    buf_init(&scratch);
+    buf_init(&text);
+    buf_init(&ignore);
+    const char *k;
+    size_t kn;
+    int m;
+    while ((m = js_key(s, &scratch, &k, &kn)) == 0) {
+        int fid = program_field_n(p, o, k, kn);
+        if (fid < 0) { /* a field these rules no longer read */
+            if (js_skip(s) != 0) break;
+            continue;
+        }
         f->set.present[fid / 64] &= ~(1ull << (fid % 64));
         f->written[fid / 64] |= 1ull << (fid % 64);
-        record_set_field(p, &f->set, &r->a, fid, v, &ignore);
-        buf_free(&ignore);
-    }
-    if (cJSON_IsString(name)) {
-        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, "ref");
-        const char *n = name->valuestring;
-        if (!strcmp(a, "tag") && cJSON_IsString(ref)) {
-            /* the tagging's own id, as ActiveCampaign gives one */
-            set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, n, ref->valuestring, 1);
-            r->taggings++;
-        } else if (!strcmp(a, "tag") || !strcmp(a, "untag")) {
-            set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, n, NULL, a[0] == 't');
+        buf_reset(&ignore);
+        JType t = js_peek(s);
+        const char *v;
+        size_t vn;
+        double d;
+        if (t == J_STRING) {
+            if (js_text(s, &text, &v, &vn) != 0) break;
+            record_set_string(p, &f->set, &r->a, fid, v, vn, &ignore);
+        } else if (t == J_NUMBER) {
+            if (js_number(s, &d) != 0) break;
+            record_set_number(p, &f->set, &r->a, fid, d, &ignore);
+        } else if (t == J_NULL) {
+            JType lit;
+            if (js_literal(s, &lit) != 0) break;
+            record_set_null(&f->set, fid);
+        } else {
+            /* flags, lists: cJSON's reading and conversions */
+            v = s->p;
+            if (js_skip(s) != 0) break;
+            cJSON *j = cJSON_ParseWithLength(v, (size_t)(s->p - v));
+            record_set_field(p, &f->set, &r->a, fid, j, &ignore);
+            cJSON_Delete(j);
         }
-        if (!strcmp(a, "list add") || !strcmp(a, "list remove") || !strcmp(a, "create"))
-            set_mark(&r->a, &f->lists, &f->nlists, &f->cap_lists, n, NULL, strcmp(a, "list remove") != 0);
     }
-    return 0;
+    buf_free(&scratch);
+    buf_free(&text);
+    buf_free(&ignore);
+    return m == 1 ? 0 : -1;
+}
+
+/* The object the line names, among this source's system's: Dynamics and
+ * ActiveCampaign both have a "contact". */
+static void resolve(Replay *r, EffectLine *l) {
+    const Program *p = r->base.p;
+    uint32_t o = 0;
+    while (o < p->nobjects && (strcmp(obj_name(p, o), buf_str(&l->object)) != 0 ||
+                               strcmp(program_str(p, p->objects[o].system), r->base.system) != 0))
+        o++;
+    l->o = o;
+    l->resolved = 1;
+}
+
+/* Takes the line; fields are set as they are met once the object and id
+ * are known (the order tandem writes), else afterwards.  -2 when the
+ * scanner refuses the text (the caller asks cJSON, which reads a little
+ * more; setting a field twice is harmless). */
+static int scan_effect(Replay *r, const char *text, size_t n, EffectLine *l) {
+    JScan s;
+    js_init(&s, text, n);
+    Buf scratch;
+    buf_init(&scratch);
+    static const char *const keys[] = {"object", "id", "action", "name", "ref", "at", "kind", "fields"};
+    Buf *str[] = {&l->object, &l->id, &l->action, &l->name, &l->ref};
+    int *has[] = {&l->has_object, &l->has_id, &l->has_action, &l->has_name, &l->has_ref, &l->has_at, &l->has_kind};
+    unsigned seen = 0; /* a key given twice counts once, the first, as cJSON finds it */
+    int rc = js_enter(&s, '{') == 0 ? 0 : -2;
+    const char *key;
+    size_t kn;
+    while (rc == 0) {
+        int m = js_key(&s, &scratch, &key, &kn);
+        if (m == 1) break;
+        if (m < 0) { rc = -2; break; }
+        int k = 0;
+        while (k < 8 && (strlen(keys[k]) != kn || memcmp(keys[k], key, kn) != 0)) k++;
+        JType t = js_peek(&s);
+        if (k == 8 || (seen >> k & 1)) {
+            if (js_skip(&s) != 0) rc = -2;
+            continue;
+        }
+        seen |= 1u << k;
+        if (k < 5 && t == J_STRING) {
+            *has[k] = 1;
+            if (js_string(&s, str[k]) != 0) rc = -2;
+        } else if ((k == 5 || k == 6) && t == J_NUMBER) {
+            *has[k] = 1;
+            if (js_number(&s, k == 5 ? &l->at : &l->kind) != 0) rc = -2;
+        } else if (k == 7 && l->has_object && l->has_id) {
+            if (!l->resolved) resolve(r, l);
+            if (l->o < r->base.p->nobjects) {
+                l->f = effect_of(r, l->o, buf_str(&l->id), 1);
+                if (effect_fields(r, l->f, l->o, &s) != 0) rc = -2;
+            } else if (js_skip(&s) != 0) {
+                rc = -2;
+            }
+        } else if (k == 7) {
+            l->fields = s.p;
+            if (js_skip(&s) != 0) rc = -2;
+            l->fields_end = s.p;
+        } else if (js_skip(&s) != 0) {
+            rc = -2;
+        }
+    }
+    if (rc == 0 && js_peek(&s) != J_END) rc = -2;
+    buf_free(&scratch);
+    return rc;
+}
+
+/* Folds one line of effects.jsonl into the table: 0, -1 with the reason
+ * in err, -2 when the scanner refuses the text. */
+static int load_effect(Replay *r, const char *text, size_t n, Buf *err) {
+    const Program *p = r->base.p;
+    EffectLine l;
+    memset(&l, 0, sizeof l);
+    buf_init(&l.object);
+    buf_init(&l.id);
+    buf_init(&l.action);
+    buf_init(&l.name);
+    buf_init(&l.ref);
+    int rc = scan_effect(r, text, n, &l);
+    const char *a = buf_str(&l.action);
+    if (rc != 0) {
+        /* refused */
+    } else if (!l.has_id || !l.has_action || !l.has_at || (!l.has_object && strcmp(a, "meta") != 0)) {
+        buf_puts(err, "an effect needs object, id, action and at");
+        rc = -1;
+    } else if (!strcmp(a, "meta")) {
+        if (l.has_kind && (int)l.kind >= 0 && (int)l.kind < META__COUNT && l.has_name)
+            meta_put(&r->base.meta, (MetaKind)(int)l.kind, buf_str(&l.id), buf_str(&l.name), NULL);
+    } else {
+        if (!l.resolved) resolve(r, &l);
+        if (l.o < p->nobjects) { /* else an object these rules no longer use */
+            uint32_t o = l.o;
+            Effect *f = l.f ? l.f : effect_of(r, o, buf_str(&l.id), 1);
+            f->at = (int64_t)l.at;
+            if (!strcmp(a, "create")) {
+                f->created = 1;
+                f->deleted = 0;
+                r->created[o]++;
+            }
+            if (!strcmp(a, "delete")) f->deleted = 1;
+            if (l.fields) {
+                JScan s;
+                js_init(&s, l.fields, (size_t)(l.fields_end - l.fields));
+                effect_fields(r, f, o, &s);
+            }
+            if (l.has_name) {
+                const char *nm = buf_str(&l.name);
+                if (!strcmp(a, "tag") && l.has_ref) {
+                    /* the tagging's own id, as ActiveCampaign gives one */
+                    set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, nm, buf_str(&l.ref), 1);
+                    r->taggings++;
+                } else if (!strcmp(a, "tag") || !strcmp(a, "untag")) {
+                    set_mark(&r->a, &f->tags, &f->ntags, &f->cap_tags, nm, NULL, a[0] == 't');
+                }
+                if (!strcmp(a, "list add") || !strcmp(a, "list remove") || !strcmp(a, "create"))
+                    set_mark(&r->a, &f->lists, &f->nlists, &f->cap_lists, nm, NULL, strcmp(a, "list remove") != 0);
+            }
+        }
+    }
+    buf_free(&l.object);
+    buf_free(&l.id);
+    buf_free(&l.action);
+    buf_free(&l.name);
+    buf_free(&l.ref);
+    return rc;
+}
+
+/* A line the scanner refuses but cJSON reads (control bytes in strings)
+ * is folded as cJSON prints it back. */
+static int load_effect_line(Replay *r, const char *text, size_t n, Buf *err) {
+    int rc = load_effect(r, text, n, err);
+    if (rc != -2) return rc;
+    cJSON *e = cJSON_ParseWithLength(text, n);
+    char *again = cJSON_IsObject(e) ? cJSON_PrintUnformatted(e) : NULL;
+    rc = again ? load_effect(r, again, strlen(again), err) : -2;
+    if (rc == -2) buf_puts(err, e ? "an effect is a JSON object" : "not JSON");
+    free(again);
+    cJSON_Delete(e);
+    return rc;
 }
 
 static int load_effects(Replay *r, Buf *err) {
@@ -205,17 +346,15 @@ static int load_effects(Replay *r, Buf *err) {
     int rc = 0, line = 1;
     for (char *s = text; *s && rc == 0; line++) {
         char *nl = strchr(s, '\n');
-        if (nl) *nl = 0;
-        if (*s) {
-            cJSON *e = cJSON_Parse(s);
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len) {
             Buf why;
             buf_init(&why);
-            if (!e || load_effect(r, e, &why) != 0) {
-                buf_printf(err, "%s:%d: %s", path, line, e ? buf_str(&why) : "not JSON");
+            if (load_effect_line(r, s, len, &why) != 0) {
+                buf_printf(err, "%s:%d: %s", path, line, buf_str(&why));
                 rc = -1;
             }
             buf_free(&why);
-            cJSON_Delete(e);
         }
         if (!nl) break;
         s = nl + 1;
@@ -953,7 +1092,7 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         if (line) buf_printf(&effects, "%s\n", line);
         Buf ignore;
         buf_init(&ignore);
-        load_effect(r, e, &ignore);
+        if (line) load_effect_line(r, line, strlen(line), &ignore);
         buf_free(&ignore);
         free(line);
         cJSON_Delete(e);

@@ -10,38 +10,44 @@ void symtab_init(Symtab *t, Arena *a) {
     t->arena = a;
 }
 
-static int find(const Symtab *t, const char *key, int *slot) {
+static int find(const Symtab *t, const char *key, unsigned h, int *slot) {
     if (!t->nslots) return -1;
     unsigned mask = (unsigned)t->nslots - 1;
-    unsigned i = hash_str(key, strlen(key)) & mask;
+    unsigned i = h & mask;
     for (;;) {
-        int e = t->slots[i];
-        if (e == 0) { if (slot) *slot = (int)i; return -1; }
-        if (strcmp(t->order[e - 1].key, key) == 0) { if (slot) *slot = (int)i; return e - 1; }
+        const SymSlot *s = &t->slots[i];
+        if (s->e == 0) { if (slot) *slot = (int)i; return -1; }
+        if (s->hash == h && strcmp(t->order[s->e - 1].key, key) == 0) { if (slot) *slot = (int)i; return (int)s->e - 1; }
         i = (i + 1) & mask;
     }
 }
 
 static void rehash(Symtab *t) {
     int ns = t->nslots ? t->nslots * 2 : 16;
+    SymSlot *old = t->slots;
+    int nold = t->nslots;
     t->slots = arena_alloc(t->arena, (size_t)ns * sizeof *t->slots);
     t->nslots = ns;
-    for (int k = 0; k < t->n; k++) {
-        int slot;
-        find(t, t->order[k].key, &slot);
-        t->slots[slot] = k + 1;
+    unsigned mask = (unsigned)ns - 1;
+    for (int k = 0; k < nold; k++) {
+        if (!old[k].e) continue;
+        unsigned i = old[k].hash & mask;
+        while (t->slots[i].e) i = (i + 1) & mask;
+        t->slots[i] = old[k];
     }
 }
 
 void *symtab_get(const Symtab *t, const char *key) {
-    int e = find(t, key, NULL);
+    if (!t->n) return NULL;
+    int e = find(t, key, hash_str(key, strlen(key)), NULL);
     return e < 0 ? NULL : t->order[e].val;
 }
 
 void *symtab_put(Symtab *t, const char *key, void *val) {
     if ((t->n + 1) * 2 > t->nslots) rehash(t);
     int slot;
-    int e = find(t, key, &slot);
+    unsigned h = hash_str(key, strlen(key));
+    int e = find(t, key, h, &slot);
     if (e >= 0) return t->order[e].val;
     if (t->n == t->cap) {
         int cap = t->cap ? t->cap * 2 : 8;
@@ -51,6 +57,6 @@ void *symtab_put(Symtab *t, const char *key, void *val) {
         t->cap = cap;
     }
     t->order[t->n] = (SymEntry){key, val};
-    t->slots[slot] = ++t->n;
+    t->slots[slot] = (SymSlot){(unsigned)++t->n, h};
     return NULL;
 }

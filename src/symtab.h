@@ -13,11 +13,15 @@
 
 typedef struct SymEntry { const char *key; void *val; } SymEntry;
 
+/* A slot holds its entry's hash: a probe compares text only when the
+ * hashes agree, and growing rehashes nothing. */
+typedef struct SymSlot { unsigned e, hash; } SymSlot;
+
 typedef struct Symtab {
     Arena *arena;       /* where the arrays live */
     SymEntry *order;    /* entries in insertion order */
     int n, cap;
-    int *slots;         /* open addressing: index+1 into order, 0 empty */
+    SymSlot *slots;     /* open addressing: e is index+1 into order, 0 empty */
     int nslots;
 } Symtab;
 

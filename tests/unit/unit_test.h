@@ -25,5 +25,6 @@ void test_front(void);
 void test_vm_all(void);
 void test_codec_all(void);
 void test_store_all(void);
+void test_replay_all(void);
 
 #endif
