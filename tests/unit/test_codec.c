@@ -60,22 +60,7 @@ static const char *rules =
     "    map emailaddress1 -> email\n"
     "}\n";
 
-static Program *compile_rules(void) {
-    const char *dirs[3] = {"stdlib", "tests/modules", NULL};
-    Unit *u = unit_new(dirs);
-    unit_load_text(u, "codec.sync", rules, strlen(rules));
-    check_unit(u);
-    Program *p = compile_unit(u);
-    if (!p) {
-        Buf b;
-        buf_init(&b);
-        diags_render(&u->diags, &b, 0);
-        printf("compile failed:\n%s", buf_str(&b));
-        buf_free(&b);
-    }
-    unit_free(u);
-    return p;
-}
+static Program *compile_rules(void) { return unit_compile("codec.sync", rules); }
 
 static uint32_t object(const Program *p, const char *system, const char *name) {
     for (uint32_t i = 0; i < p->nobjects; i++)

@@ -5,10 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "compile.h"
 #include "connector.h"
-#include "unit.h"
 #include "unit_test.h"
 
 static const char *rules =
@@ -28,22 +25,7 @@ static const char *rules =
     "    new in sf never\n"
     "}\n";
 
-static Program *compile_rules(void) {
-    const char *dirs[3] = {"stdlib", "tests/modules", NULL};
-    Unit *u = unit_new(dirs);
-    unit_load_text(u, "replay.sync", rules, strlen(rules));
-    check_unit(u);
-    Program *p = compile_unit(u);
-    if (!p) {
-        Buf b;
-        buf_init(&b);
-        diags_render(&u->diags, &b, 0);
-        printf("compile failed:\n%s", buf_str(&b));
-        buf_free(&b);
-    }
-    unit_free(u);
-    return p;
-}
+static Program *compile_rules(void) { return unit_compile("replay.sync", rules); }
 
 static char dir[64];
 

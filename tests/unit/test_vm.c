@@ -12,22 +12,7 @@
 #include "vm.h"
 #include "unit_test.h"
 
-static Program *compile_text(const char *text) {
-    const char *dirs[3] = {"stdlib", "tests/modules", NULL};
-    Unit *u = unit_new(dirs);
-    unit_load_text(u, "t.sync", text, strlen(text));
-    check_unit(u);
-    Program *p = compile_unit(u);
-    if (!p) {
-        Buf b;
-        buf_init(&b);
-        diags_render(&u->diags, &b, 0);
-        printf("compile failed:\n%s", buf_str(&b));
-        buf_free(&b);
-    }
-    unit_free(u);
-    return p;
-}
+static Program *compile_text(const char *text) { return unit_compile("t.sync", text); }
 
 /* ------------------------------------------------------------ merge */
 

@@ -21,6 +21,11 @@ extern int unit_passed, unit_failed;
         else { unit_failed++; printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
     } while (0)
 
+typedef struct Program Program;
+/* The program of a rule text (name: where diagnostics say it is), or NULL
+ * with them printed (rules.c). */
+Program *unit_compile(const char *name, const char *text);
+
 void test_front(void);
 void test_vm_all(void);
 void test_codec_all(void);
