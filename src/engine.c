@@ -149,8 +149,8 @@ static const char *pending_key(Engine *E, const char *sync, int side, const char
     return buf_str(&E->kb);
 }
 
-/* The link of id on side of sync: the state's, or one this plan makes. */
-/* A link a plan would have made, as find_link finds it (0 when none). */
+/* A link this plan makes (a plan records none), as find_link gives it;
+ * 0 when none. */
 static int pending_link(Engine *E, const char *sync, int side, const char *id, Link *out) {
     if (!E->pending.n || !id) return 0;
     const char *other = symtab_get(&E->pending, pending_key(E, sync, side, id));
@@ -162,6 +162,7 @@ static int pending_link(Engine *E, const char *sync, int side, const char *id, L
     return 1;
 }
 
+/* The link of id on side of sync: the state's, or one this plan makes. */
 static int find_link(Engine *E, const char *sync, int side, const char *id, Arena *a, Link *out) {
     memset(out, 0, sizeof *out);
     int rc = store_link_find(E->st, sync, side, id, a, out);
@@ -1745,8 +1746,8 @@ static int read_flagged(SyncRun *R, int k, Buf *err) {
 }
 
 /* The links and match keys of side k's records [from, to); with index,
- * the first record of each key is found by it. */
-/* Links of a batch in one query (store_links_find). */
+ * the first record of each key is found by it.  The links come in one
+ * query for the batch (store_links_find). */
 static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, Buf *err) {
     if (to <= from) return 0;
     uint32_t n = to - from;

@@ -691,7 +691,7 @@ static int read_pages(Scan *sc, Buf *err) {
         r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
             size_t n;
-            uint32_t before = sc->rows, held = sc->fill ? sc->fill->n : 0;
+            uint32_t before = sc->rows;
             char *text = read_file(files[i], &n);
             if (!text) {
                 buf_printf(err, "%s: %s", files[i], strerror(errno));
@@ -707,7 +707,6 @@ static int read_pages(Scan *sc, Buf *err) {
                 if (j && sc->rows == before) {
                     buf_reset(&why);
                     buf_reset(&next);
-                    if (sc->fill) sc->fill->n = held; /* the refusal the scan held */
                     sc->direct = 0;
                     r->base.cx.a = &page;
                     if (r->base.codec->decode_page(&r->base.cx, sc->object, j, &mid, &next, &why) != 0) {

@@ -192,6 +192,20 @@ static void test_links(void) {
     CHECK(store_link_find(s, "leads", 0, "7", &a, &l) == 0);
     CHECK(store_link_find(s, "contacts", 1, "7", &a, &l) == 0);
 
+    /* a batch: each id at its place, found or not; an id twice is found
+     * twice; no id (NULL) and an id with a quote are no trouble */
+    const char *ids[6] = {"8", "x\"y", "7", NULL, "8", "00Q1"};
+    Link ls[6];
+    uint8_t found[6];
+    memset(ls, 0, sizeof ls);
+    CHECK(store_links_find(s, "leads", 1, ids, 6, &a, ls, found) == 0);
+    CHECK(found[0] && !found[1] && found[2] && !found[3] && found[4] && !found[5]);
+    CHECK_STR(ls[0].rid[0], "00Q2");
+    CHECK_STR(ls[2].rid[0], "00Q1");
+    CHECK(ls[4].id == id2 && ls[2].id == id);
+    CHECK(store_links_find(s, "leads", 0, ids + 5, 1, &a, ls, found) == 0 && found[0] && ls[0].id == id);
+    CHECK(store_links_find(s, "contacts", 1, ids, 6, &a, ls, found) == 0 && !found[0] && !found[2]);
+
     CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Lee\"]}") == 0);
     CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}") == 0);
     const char *v;
@@ -252,6 +266,12 @@ static int each_waiting(void *ctx, int side, const char *object, const char *id,
     (void)side; (void)object; (void)reason; (void)at;
     const char **first = ctx;
     if (!*first) *first = id;
+    return 0;
+}
+
+static int waiting_since(void *ctx, int side, const char *object, const char *id, const char *reason, int64_t at) {
+    (void)side; (void)object; (void)id; (void)reason;
+    *(int64_t *)ctx = at;
     return 0;
 }
 
@@ -322,6 +342,13 @@ static void test_history(void) {
     const char *first = NULL;
     CHECK(store_waiting_each(s, "deals", &a, &first, each_waiting) == 0);
     CHECK_STR(first, "006B");
+    /* the same status again keeps its time (since when); a new reason
+     * is a new status */
+    int64_t since = 0;
+    CHECK(store_status_put(s, "deals", 0, "Opportunity", "006B", "waiting", "contact not linked", 70) == 0);
+    CHECK(store_waiting_each(s, "deals", &a, &since, waiting_since) == 0 && since == 40);
+    CHECK(store_status_put(s, "deals", 0, "Opportunity", "006B", "waiting", "account not linked", 80) == 0);
+    CHECK(store_waiting_each(s, "deals", &a, &since, waiting_since) == 0 && since == 80);
 
     int nq = 0;
     CHECK(store_queue_add(s, "leads", 1, "7", "tagged", 10) == 0);
