@@ -103,7 +103,8 @@ asan:
 
 # libFuzzer needs clang.  fuzz-front drives lexer, parser, checker and fmt;
 # fuzz-load the program loader and the VM on whatever it accepts; fuzz-scan
-# the Salesforce and ActiveCampaign page scanners against cJSON.
+# the Salesforce and ActiveCampaign page scanners against cJSON, and the
+# replay source's reading of an outbox's effects.
 FUZZ_LIB := $(LIB_SRC) $(GEN)/lexer.c $(GEN)/parser.c
 FUZZ_CC = clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CPPFLAGS) \
 	  -Wno-unused-parameter -fsanitize=fuzzer,address,undefined

@@ -2,14 +2,20 @@
  * ActiveCampaign (jscan.c, each codec's scan_page), differential against
  * decode_page over cJSON: on any text a scanner must not crash, and where
  * cJSON reads the text as a page, the scanner reads the same records with
- * the same values, tags and lists, and the same refusals. */
+ * the same values, tags and lists, and the same refusals.  The same text is
+ * also a replay source's effects.jsonl (its own scanner): opened, read
+ * back over a record, closed, without a crash or a leak. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "codec.h"
 #include "compile.h"
+#include "connector.h"
 #include "unit.h"
 
 static Program *prog;
@@ -131,9 +137,84 @@ static void differ(const char *system, uint32_t object, const uint8_t *data, siz
     arena_free(&scratch);
 }
 
+static char dir[64], effects[96];
+
+static void cleanup(void) {
+    char p[128];
+    unlink(effects);
+    snprintf(p, sizeof p, "%s/out/ac", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/out", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/ac/contact.json", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/ac", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+static void effects_setup(void) {
+    char p[128];
+    snprintf(dir, sizeof dir, "/tmp/tandem-fuzz-%d", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(p, sizeof p, "%s/ac", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/ac/contact.json", dir);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs("{\"contacts\": [{\"id\": \"7\", \"email\": \"ann@acme.example\", \"udate\": \"2026-10-30T08:00:00-05:00\"}],"
+              " \"meta\": {\"total\": \"1\"}}", f);
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/out", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/out/ac", dir);
+    mkdir(p, 0700);
+    snprintf(effects, sizeof effects, "%s/out/ac/effects.jsonl", dir);
+    atexit(cleanup);
+}
+
+static void ignore(void *ctx, Record *r) { (void)ctx; (void)r; }
+static void ignore_bad(void *ctx, const char *id, const char *why) { (void)ctx; (void)id; (void)why; }
+
+/* The text as the outbox's effects, read over the answer's contact 7, the
+ * record the outbox names "ac-contact-1" and every record of a change read. */
+static void replay_effects(const uint8_t *data, size_t size) {
+    FILE *f = fopen(effects, "wb");
+    if (!f) return;
+    fwrite(data, 1, size, f);
+    fclose(f);
+    char out[80];
+    snprintf(out, sizeof out, "%s/out", dir);
+    Buf err;
+    buf_init(&err);
+    Connector *s = replay_open(prog, "ac", "activecampaign", dir, out, 1793530000000, REPLAY_HOLD, &err);
+    if (s) {
+        Arena a;
+        arena_init(&a);
+        s->cx.a = &a;
+        RecordSink sink = {NULL, ignore, ignore_bad, NULL};
+        const char *ids[2] = {"7", "ac-contact-1"};
+        s->ops->get(s, contact, ids, 2, &sink, &err);
+        ChangeCursor cur;
+        memset(&cur, 0, sizeof cur);
+        buf_init(&cur.next);
+        cur.since = 0;
+        s->ops->changed(s, contact, &cur, &sink, &err);
+        buf_free(&cur.next);
+        s->ops->close(s);
+        arena_free(&a);
+    }
+    buf_free(&err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!prog) setup();
+    if (!prog) {
+        setup();
+        effects_setup();
+    }
     differ("salesforce", lead, data, size);
     differ("activecampaign", contact, data, size);
+    replay_effects(data, size);
     return 0;
 }

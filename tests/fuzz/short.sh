@@ -2,7 +2,8 @@
 # short.sh - short libFuzzer runs for the test suite.  fuzz-front starts from
 # the shipped rules, the stdlib and the inputs of the data-driven tests;
 # fuzz-load from the programs compiled from the shipped rules; fuzz-scan
-# from the recorded Salesforce and ActiveCampaign pages of the examples.  Any crash, hang or
+# from the recorded Salesforce and ActiveCampaign pages of the examples and
+# an outbox's effects (tests/fuzz/effects.jsonl).  Any crash, hang or
 # broken promise fails.
 # usage: tests/fuzz/short.sh BUILD_DIR [SECONDS]
 set -u
@@ -13,6 +14,7 @@ trap 'rm -rf "$CORPUS"' EXIT
 mkdir -p "$CORPUS/front" "$CORPUS/load" "$CORPUS/scan"
 i=0
 for f in examples/*/sf/*.json examples/*/ac/contact*.json; do i=$((i + 1)); cp "$f" "$CORPUS/scan/page$i.json"; done
+cp tests/fuzz/effects.jsonl "$CORPUS/scan/"
 cp rules/*.sync stdlib/*.sync "$CORPUS/front"/
 # Every case input of the data-driven tests is a seed too.
 awk -v dir="$CORPUS/front" '
