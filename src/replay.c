@@ -692,7 +692,7 @@ static int read_pages(Scan *sc, Buf *err) {
         if (r->base.codec->scan_page) {
             size_t n;
             uint32_t before = sc->rows;
-            char *text = read_file(files[i], &n);
+            const char *text = map_file(files[i], &n);
             if (!text) {
                 buf_printf(err, "%s: %s", files[i], strerror(errno));
                 rc = -1;
@@ -721,7 +721,7 @@ static int read_pages(Scan *sc, Buf *err) {
                 buf_free(&cerr);
                 cJSON_Delete(j);
             }
-            free(text);
+            unmap_file(text, n);
         } else {
             cJSON *j = read_json(files[i], err);
             if (!j) rc = -1;

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 int make_dirs(const char *dir, Buf *err) {
@@ -115,6 +118,35 @@ char *read_file(const char *path, size_t *len) {
     p[n] = 0;
     if (len) *len = n;
     return p;
+}
+
+const char *map_file(const char *path, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat sb;
+    int ok = fstat(fd, &sb) == 0, e = errno;
+    if (!ok || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = ok ? EINVAL : e;
+        return NULL;
+    }
+    *len = (size_t)sb.st_size;
+    if (!*len) {
+        close(fd);
+        return "";
+    }
+    void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        errno = e;
+        return NULL;
+    }
+    return p;
+}
+
+void unmap_file(const char *p, size_t len) {
+    if (len) munmap((void *)p, len);
 }
 
 int str_ieq(const char *a, const char *b) {

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <errno.h>
+
 #include "connector.h"
 #include "unit_test.h"
+#include "util.h"
 
 static const char *rules =
     "use salesforce, activecampaign\n"
@@ -168,6 +171,24 @@ static void test_effects(Program *p) {
         s->ops->close(s);
         buf_free(&err);
     }
+
+    /* the pages are mapped, not read: the bytes as they are, none past
+     * the end; an empty file is empty; a directory or no file is an error */
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/ac/contact.json", dir);
+    const char *m = map_file(path, &n);
+    CHECK(m != NULL && n == strlen(answers) && !memcmp(m, answers, n));
+    if (m) unmap_file(m, n);
+    put_file("ac/empty.json", "");
+    snprintf(path, sizeof path, "%s/ac/empty.json", dir);
+    m = map_file(path, &n);
+    CHECK(m != NULL && n == 0);
+    if (m) unmap_file(m, n);
+    snprintf(path, sizeof path, "%s/ac", dir);
+    errno = 0;
+    CHECK(map_file(path, &n) == NULL && errno == EINVAL);
+    snprintf(path, sizeof path, "%s/ac/none.json", dir);
+    CHECK(map_file(path, &n) == NULL && errno == ENOENT);
 
     /* broken lines stop the source with the file and line */
     static const struct { const char *line, *says; } broken[] = {
