@@ -451,9 +451,14 @@ typedef struct Deleted {
     int seen;              /* the answers hold the record */
 } Deleted;
 
+/* How deliver() keeps a record that passes: a copy in the caller's arena
+ * (unless the read decodes there); a copy of its head only, its fields
+ * shared with the held answers; or as it is, built in the caller's arena. */
+enum Keep { KEEP_COPY, KEEP_HEAD, KEEP_AS_IS };
+
 /* Records are decoded in a page's scratch arena; only those that pass
  * are copied out, so memory does not grow with the records a read skips. */
-static void deliver(Scan *sc, Record *rec, int lasting) {
+static void deliver(Scan *sc, Record *rec, enum Keep how) {
     if (sc->since != INT64_MIN && rec->vm.modified != INT64_MIN && rec->vm.modified <= sc->since) return;
     /* Changes are read as of the run's time: one the answers date later
      * has not happened yet (so a run --at an earlier time sees the past). */
@@ -464,10 +469,10 @@ static void deliver(Scan *sc, Record *rec, int lasting) {
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
     Record *keep = rec;
-    if (lasting) {
+    if (how == KEEP_HEAD) {
         keep = arena_alloc(sc->dst, sizeof *keep);
         *keep = *rec;
-    } else if (!sc->direct) {
+    } else if (how == KEEP_COPY && !sc->direct) {
         keep = record_copy(sc->r->base.p, rec, sc->dst);
     }
     sc->out->record(sc->out->ctx, keep);
@@ -492,7 +497,8 @@ static const Record *hold(Scan *sc, const Record *rec, const char *id, const cha
         if (!h->rows) abort();
     }
     HeldRow *row = &h->rows[h->n++];
-    row->rec = rec ? record_copy(sc->r->base.p, rec, &h->a) : NULL;
+    /* decoded into the held arena (read_pages), it is kept as it is */
+    row->rec = rec && sc->r->base.cx.a != &h->a ? record_copy(sc->r->base.p, rec, &h->a) : rec;
     row->id = id ? arena_strdup(&h->a, id) : NULL;
     row->why = why ? arena_strdup(&h->a, why) : NULL;
     return row->rec;
@@ -519,7 +525,7 @@ static void take(Scan *sc, Record *rec, int lasting) {
             if (d->when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < d->when)) rec->vm.modified = d->when;
         }
     }
-    deliver(sc, rec, lasting);
+    deliver(sc, rec, lasting ? KEEP_HEAD : KEEP_COPY);
 }
 
 static void on_record(void *ctx, Record *rec) {
@@ -568,7 +574,7 @@ static void deliver_deleted(Scan *sc, Arena *a) {
         if (d->when != INT64_MIN) rec.vm.modified = d->when;
         Effect *e = effect_of(sc->r, sc->object, id, 0);
         if (e) e->seen = sc->gen;
-        deliver(sc, &rec, 0);
+        deliver(sc, &rec, KEEP_COPY);
     }
 }
 
@@ -688,7 +694,9 @@ static int read_pages(Scan *sc, Buf *err) {
         buf_init(&why);
         arena_reset(&page);
         sc->direct = direct;
-        r->base.cx.a = sc->direct ? sc->dst : &page;
+        /* a read that fills the held answers decodes into them: hold()
+         * then keeps the record where it is */
+        r->base.cx.a = sc->direct ? sc->dst : sc->fill ? &sc->fill->a : &page;
         if (r->base.codec->scan_page) {
             size_t n;
             uint32_t before = sc->rows;
@@ -824,10 +832,21 @@ static int scan(Scan *sc, Buf *err) {
         if (e->object != sc->object || !e->created || e->seen == sc->gen) continue;
         if (sc->want == want_id && !symtab_get(&sc->ids, e->id)) continue;
         if (sc->since != INT64_MIN && o->modified >= 0 && e->at <= sc->since) continue;
-        Record rec;
-        record_init(p, sc->object, &rest, &rec);
-        overlay(r, &rec, e);
-        deliver(sc, &rec, 0);
+        if (sc->want) {
+            Record rec;
+            record_init(p, sc->object, &rest, &rec);
+            overlay(r, &rec, e);
+            deliver(sc, &rec, KEEP_COPY);
+            continue;
+        }
+        /* a read of changes or of everything keeps each one it builds
+         * (the others are passed over above): built where it is kept */
+        r->base.cx.a = sc->dst;
+        Record *rec = arena_alloc(sc->dst, sizeof *rec);
+        record_init(p, sc->object, sc->dst, rec);
+        overlay(r, rec, e);
+        r->base.cx.a = &rest;
+        deliver(sc, rec, KEEP_AS_IS);
     }
     r->base.cx.a = sc->dst;
     arena_free(&rest);
