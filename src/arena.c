@@ -93,8 +93,23 @@ void *arena_grow(Arena *a, const void *v, uint32_t n, uint32_t *cap, uint32_t fi
     unsigned char *w = arena_raw(a, (size_t)nc * size);
     if (n) memcpy(w, v, (size_t)n * size);
     memset(w + (size_t)n * size, 0, (size_t)(nc - n) * size);   /* as arena_alloc's */
+    if (v) arena_release(a, v, (size_t)*cap * size);
     *cap = nc;
     return w;
+}
+
+void arena_release(Arena *a, const void *p, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (!p || n <= ARENA_MIN_BLOCK) return;
+    for (ArenaBlock **at = &a->head; *at; at = &(*at)->prev) {
+        ArenaBlock *b = *at;
+        if ((const void *)b->data != p) continue;
+        if (b->used != n) return; /* shares its block: stays */
+        *at = b->prev;
+        a->total -= n;
+        free(b);
+        return;
+    }
 }
 
 char *arena_strndup(Arena *a, const char *s, size_t n) {

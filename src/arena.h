@@ -23,10 +23,15 @@ void arena_init(Arena *a);
 void arena_free(Arena *a);
 /* Zeroed memory aligned for any object; aborts only if malloc fails. */
 /* An arena array of n elements of size bytes, full at *cap, doubled (first
- * elements when it has none): the new block holds v's elements; the old one
- * stays in the arena until it is reset or freed, so arrays that grow this
- * way should be short-lived or few. */
+ * elements when it has none): the new block holds v's elements; the old
+ * one is released (arena_release: freed when large, else kept in the arena
+ * until it is reset or freed). */
 void *arena_grow(Arena *a, const void *v, uint32_t n, uint32_t *cap, uint32_t first, size_t size);
+/* Gives back p, an allocation of n bytes no longer used (an array a table
+ * outgrew), where it is alone in its block: one larger than a block is
+ * (arena_raw gives it its own), freed at once instead of at the arena's
+ * end.  Anything else stays till then. */
+void arena_release(Arena *a, const void *p, size_t n);
 void *arena_alloc(Arena *a, size_t n);
 /* The same, not zeroed: for text that is written over at once. */
 void *arena_raw(Arena *a, size_t n);

@@ -35,6 +35,7 @@ static void rehash(Symtab *t) {
         while (t->slots[i].e) i = (i + 1) & mask;
         t->slots[i] = old[k];
     }
+    arena_release(t->arena, old, (size_t)nold * sizeof *old);
 }
 
 void *symtab_get(const Symtab *t, const char *key) {
@@ -53,6 +54,7 @@ void *symtab_put(Symtab *t, const char *key, void *val) {
         int cap = t->cap ? t->cap * 2 : 8;
         SymEntry *o = arena_alloc(t->arena, (size_t)cap * sizeof *o);
         if (t->n) memcpy(o, t->order, (size_t)t->n * sizeof *o);
+        arena_release(t->arena, t->order, (size_t)t->cap * sizeof *o);
         t->order = o;
         t->cap = cap;
     }

@@ -1,7 +1,7 @@
 /* symtab.h - string-keyed hash table of pointers, for name lookups in the
  * checker (objects, fields, syncs...).  Memory comes from the compilation
- * arena (grown tables leave their old arrays there), so a Symtab is never
- * freed on its own.  Keys are not copied: they must live in that arena too.
+ * arena (a grown table releases its old arrays: arena_release frees the
+ * large ones), so a Symtab is never freed on its own.  Keys are not copied: they must live in that arena too.
  * Insertion order is kept so iteration is deterministic.
  */
 #ifndef TD_SYMTAB_H

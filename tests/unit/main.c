@@ -9,6 +9,7 @@ int main(void) {
     test_codec_all();
     test_store_all();
     test_replay_all();
+    test_arena_all();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed ? 1 : 0;
 }

@@ -31,5 +31,6 @@ void test_vm_all(void);
 void test_codec_all(void);
 void test_store_all(void);
 void test_replay_all(void);
+void test_arena_all(void);
 
 #endif
