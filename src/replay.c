@@ -437,6 +437,7 @@ typedef struct Scan {
     int direct;            /* records are decoded into dst: nearly all pass */
     uint32_t rows;         /* rows the codec reported, read or refused */
     Held *fill;            /* the held answers this scan records, or NULL */
+    Arena *tmp;            /* a record's working copies: reset by the page (or record) */
     Symtab ids;            /* get: the ids asked for */
     const char *const *values;
     uint32_t nvalues;
@@ -512,7 +513,7 @@ static void take(Scan *sc, Record *rec, int lasting) {
     if (rec->vm.id) {
         Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
         if (e) {
-            if (lasting) rec = record_copy(sc->r->base.p, rec, sc->r->base.cx.a);
+            if (lasting) rec = record_copy(sc->r->base.p, rec, sc->tmp);
             lasting = 0;
             overlay(sc->r, rec, e);
             e->seen = sc->gen;
@@ -533,9 +534,8 @@ static void on_record(void *ctx, Record *rec) {
     sc->rows++;
     const Record *h = sc->fill ? hold(sc, rec, NULL, NULL) : NULL;
     if (h) {
-        Record *head = arena_alloc(sc->r->base.cx.a, sizeof *head);
-        *head = *h;
-        take(sc, head, 1);
+        Record head = *h;
+        take(sc, &head, 1);
     } else {
         take(sc, rec, 0);
     }
@@ -693,6 +693,7 @@ static int read_pages(Scan *sc, Buf *err) {
         buf_init(&next);
         buf_init(&why);
         arena_reset(&page);
+        sc->tmp = &page;
         sc->direct = direct;
         /* a read that fills the held answers decodes into them: hold()
          * then keeps the record where it is */
@@ -759,6 +760,7 @@ static void read_held(Scan *sc, const Held *h) {
     Arena one;
     arena_init(&one);
     r->base.cx.a = &one;
+    sc->tmp = &one;
     for (uint32_t i = 0; i < h->n; i++) {
         const HeldRow *row = &h->rows[i];
         if (!row->rec) {
