@@ -439,8 +439,6 @@ typedef struct Scan {
     Held *fill;            /* the held answers this scan records, or NULL */
     Arena *tmp;            /* a record's working copies: reset by the page (or record) */
     Symtab ids;            /* get: the ids asked for */
-    const char *const *values;
-    uint32_t nvalues;
     int field;
     ConnectorKeyFn key;
     void *kctx;

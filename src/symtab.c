@@ -50,14 +50,7 @@ void *symtab_put(Symtab *t, const char *key, void *val) {
     unsigned h = hash_str(key, strlen(key));
     int e = find(t, key, h, &slot);
     if (e >= 0) return t->order[e].val;
-    if (t->n == t->cap) {
-        int cap = t->cap ? t->cap * 2 : 8;
-        SymEntry *o = arena_alloc(t->arena, (size_t)cap * sizeof *o);
-        if (t->n) memcpy(o, t->order, (size_t)t->n * sizeof *o);
-        arena_release(t->arena, t->order, (size_t)t->cap * sizeof *o);
-        t->order = o;
-        t->cap = cap;
-    }
+    if ((uint32_t)t->n == t->cap) t->order = arena_grow(t->arena, t->order, (uint32_t)t->n, &t->cap, 8, sizeof *t->order);
     t->order[t->n] = (SymEntry){key, val};
     t->slots[slot] = (SymSlot){(unsigned)++t->n, h};
     return NULL;

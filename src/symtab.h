@@ -20,7 +20,8 @@ typedef struct SymSlot { unsigned e, hash; } SymSlot;
 typedef struct Symtab {
     Arena *arena;       /* where the arrays live */
     SymEntry *order;    /* entries in insertion order */
-    int n, cap;
+    int n;
+    uint32_t cap;
     SymSlot *slots;     /* open addressing: e is index+1 into order, 0 empty */
     int nslots;
 } Symtab;
