@@ -20,6 +20,8 @@ static void grow(Buf *b, size_t extra) {
     b->cap = cap;
 }
 
+void buf_reserve(Buf *b, size_t extra) { grow(b, extra); }
+
 void buf_putn(Buf *b, const char *s, size_t n) {
     grow(b, n);
     memcpy(b->p + b->n, s, n);

@@ -22,6 +22,7 @@ void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void buf_indent(Buf *b, int n);          /* n spaces */
 void buf_json_str(Buf *b, const char *s, size_t n); /* quoted, escaped */
 void buf_reset(Buf *b);                 /* empty, keeping the memory */
+void buf_reserve(Buf *b, size_t extra); /* room for extra more bytes and the NUL */
 char *buf_take(Buf *b);                  /* never NULL; caller frees */
 const char *buf_str(const Buf *b);       /* "" while empty */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "merge.h"
+#include "spill.h"
 #include "types.h"
 #include "util.h"
 #include "vm.h"
@@ -35,6 +36,7 @@ struct Rec {
     uint8_t done;          /* decided */
     uint8_t linked;        /* has a link in this sync */
     uint8_t unselected;    /* done: its side's selection rejects it */
+    uint32_t slot;         /* a spilled right record read back: 1 + its RSide slot; else 0 */
     const char *id;
     const char *key;       /* match key, NULL for none */
     Link link;
@@ -57,6 +59,55 @@ typedef struct Outcome {
     const char *move_sync, *move_object, *move_id; /* OUT_CONVERT */
     int account;           /* a pair of accounts (B09): linked under "<sync>#account" */
 } Outcome;
+
+/* A streamed sync's right side, spilled (docs/performance.md): each
+ * record is packed into a temporary file as it arrives; memory keeps a
+ * slot a record (where it is, the hashes of its id and match key, what
+ * this run decided of it) and two tables over the slots, by id and by
+ * key.  A lookup compares hashes and reads back the records whose hashes
+ * agree, to compare the text; a record read back stays (in `mat`, found
+ * by `mkey`) until rs_release writes what was decided of it back to its
+ * slot, at the end of each batch. */
+enum {
+    RF_DONE = 1, RF_LINKED = 2, RF_UNSELECTED = 4, RF_CHANGED = 8,
+    /* a left record of the key was decided (what a stub says when the
+     * right side is held: key_taken, key_unselected) */
+    RF_CLAIMED = 16, RF_CLAIM_LINKED = 32, RF_CLAIM_UNSELECTED = 64
+};
+#define RF_CLAIMS (RF_CLAIMED | RF_CLAIM_LINKED | RF_CLAIM_UNSELECTED)
+
+typedef struct RSlot {
+    uint64_t kh;           /* 64-bit hash of the match key (0: none) */
+    uint64_t off;          /* in the spill */
+    uint32_t ih;           /* hash of the id */
+    uint32_t flags;        /* RF_* */
+} RSlot;
+
+/* What few slots need: a link, a claiming left record's id. */
+typedef struct RExt {
+    Link *link;            /* RF_LINKED; in the sync's arena */
+    const char *claim_id;  /* RF_CLAIMED by a left record a note names (key_taken, key_unselected) */
+} RExt;
+
+typedef struct RSide {
+    Spill sp;
+    RSlot *slot;
+    uint32_t n, cap;
+    uint32_t *extof;       /* per slot: 1 + index into ext, 0 none; NULL while no slot has one */
+    uint32_t *kt, *it;     /* by key (the first record of each), by id: 1 + slot; 0 empty */
+    uint32_t tcap;         /* entries of each table, a power of two */
+    RExt *ext;
+    uint32_t next, capext;
+    Arena mat;             /* records read back, and those arrived and not spilled yet */
+    uint32_t *mkey;        /* 1 + slot of a record read back; 0 empty */
+    struct Rec **mval;
+    uint32_t mcap, mn;
+    struct Rec **pend;     /* arrived, to spill (rs_settle) */
+    uint32_t npend, cappend;
+    Symtab pendid;         /* their ids */
+    Buf pack, get;
+    int failed;            /* the spill could not be read or written: the run fails */
+} RSide;
 
 typedef struct Engine {
     const Program *p;
@@ -102,6 +153,8 @@ typedef struct SyncRun {
     int streaming;
     Arena page;
     IdSet seen0;           /* the left ids the stream delivered */
+    int spilling;          /* the right side is kept in rs, not in recs[1] and the symtabs */
+    RSide rs;
     Rec **recs[2];
     uint32_t n[2], cap[2];
     Symtab byid[2], bykey[2];
@@ -195,7 +248,7 @@ static int via_link(void *ctx, uint32_t sync, int from, Value id, Value *out) {
 
 /* ------------------------------------------------------------ the batch */
 
-static Arena *side_arena(SyncRun *R, int side) { return side ? &R->a : R->left; }
+static Arena *side_arena(SyncRun *R, int side) { return side ? R->spilling ? &R->rs.mat : &R->a : R->left; }
 
 /* A record joins the batch (indexed by id, unless the caller dedupes:
  * the stream).  The list itself is in `a`, so a streamed batch reuses it. */
@@ -212,10 +265,17 @@ static Rec *add_rec(SyncRun *R, int side, Record *r, int index) {
     return x;
 }
 
+static void rs_arrive(SyncRun *R, Record *r);
+static int rs_settle(SyncRun *R, Buf *err);
+
 static void on_record(void *ctx, Record *r) {
     SyncRun *R = ctx;
     int k = R->side_reading;
     if (!r->vm.id) return;
+    if (k == 1 && R->spilling) {
+        rs_arrive(R, r);
+        return;
+    }
     Rec *have = symtab_get(&R->byid[k], r->vm.id);
     if (have) {
         if (!R->fetching) have->changed = 1;
@@ -324,6 +384,374 @@ static int key_fn(void *ctx, const Record *r, Buf *out) {
     if (!key_value(kc->R, &tmp, &v) || value_blank(v)) return -1;
     value_format(v, out);
     return 0;
+}
+
+/* ------------------------------------------------------------ the right side, spilled */
+
+/* Records read back before rs_release drops them, where a loop reads
+ * back many (the right side's own decisions). */
+enum { RS_CHUNK = 1024 };
+
+static uint32_t rhash(const char *s) {
+    uint32_t h = hash_str(s, strlen(s));
+    return h ? h : 1;
+}
+
+/* Match keys are told apart by a 64-bit hash (FNV-1a) where only whether
+ * a right record has the key matters (a left record's claim, a partner to
+ * fetch, the first record of a key): two keys of a run share one with a
+ * chance of about n * n / 2^65 (3 in 10^8 at a million records).  A pair
+ * reads the record back and compares the text. */
+static uint64_t khash(const char *s) {
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* Slot i's RExt, made on first use; rs_ext_of: NULL when none. */
+static RExt *rs_ext(RSide *rs, uint32_t i) {
+    if (!rs->extof) {
+        rs->extof = calloc(rs->cap, sizeof *rs->extof);
+        if (!rs->extof) abort();
+    }
+    if (!rs->extof[i]) {
+        if (rs->next == rs->capext) {
+            rs->capext = rs->capext ? rs->capext * 2 : 256;
+            rs->ext = realloc(rs->ext, rs->capext * sizeof *rs->ext);
+            if (!rs->ext) abort();
+        }
+        memset(&rs->ext[rs->next], 0, sizeof *rs->ext);
+        rs->extof[i] = ++rs->next;
+    }
+    return &rs->ext[rs->extof[i] - 1];
+}
+
+static RExt *rs_ext_of(const RSide *rs, uint32_t i) { return rs->extof && rs->extof[i] ? &rs->ext[rs->extof[i] - 1] : NULL; }
+
+static void table_put(uint32_t *t, uint32_t cap, uint64_t h, uint32_t v) {
+    uint32_t i = h & (cap - 1);
+    while (t[i]) i = (i + 1) & (cap - 1);
+    t[i] = v;
+}
+
+/* Room for one more slot in the tables (at most half full). */
+static void rs_room(RSide *rs) {
+    if ((rs->n + 1) * 2 <= rs->tcap) return;
+    uint32_t cap = rs->tcap ? rs->tcap * 2 : 4096;
+    uint32_t *kt = calloc(cap, sizeof *kt), *it = calloc(cap, sizeof *it);
+    if (!kt || !it) abort();
+    for (uint32_t i = 0; i < rs->tcap; i++) {
+        if (rs->kt[i]) table_put(kt, cap, rs->slot[rs->kt[i] - 1].kh, rs->kt[i]);
+        if (rs->it[i]) table_put(it, cap, rs->slot[rs->it[i] - 1].ih, rs->it[i]);
+    }
+    free(rs->kt);
+    free(rs->it);
+    rs->kt = kt;
+    rs->it = it;
+    rs->tcap = cap;
+}
+
+static void rs_open(SyncRun *R) {
+    RSide *rs = &R->rs;
+    memset(rs, 0, sizeof *rs);
+    spill_open(&rs->sp);
+    arena_init(&rs->mat);
+    symtab_init(&rs->pendid, &rs->mat);
+    buf_init(&rs->pack);
+    buf_init(&rs->get);
+    R->spilling = 1;
+}
+
+static void rs_close(SyncRun *R) {
+    RSide *rs = &R->rs;
+    if (!R->spilling) return;
+    spill_close(&rs->sp);
+    arena_free(&rs->mat);
+    free(rs->slot);
+    free(rs->kt);
+    free(rs->it);
+    free(rs->ext);
+    free(rs->extof);
+    free(rs->mkey);
+    free(rs->mval);
+    free(rs->pend);
+    buf_free(&rs->pack);
+    buf_free(&rs->get);
+    R->spilling = 0;
+}
+
+static void rs_fail(SyncRun *R) { R->rs.failed = 1; }
+
+static uint32_t mat_pos(const RSide *rs, uint32_t i) {
+    uint32_t h = (i + 1) * 2654435761u & (rs->mcap - 1);
+    while (rs->mkey[h] && rs->mkey[h] != i + 1) h = (h + 1) & (rs->mcap - 1);
+    return h;
+}
+
+static void mat_put(RSide *rs, uint32_t i, Rec *x) {
+    if ((rs->mn + 1) * 2 > rs->mcap) {
+        uint32_t ocap = rs->mcap, *ok = rs->mkey;
+        Rec **ov = rs->mval;
+        rs->mcap = ocap ? ocap * 2 : 1024;
+        rs->mkey = calloc(rs->mcap, sizeof *rs->mkey);
+        rs->mval = calloc(rs->mcap, sizeof *rs->mval);
+        if (!rs->mkey || !rs->mval) abort();
+        for (uint32_t j = 0; j < ocap; j++) {
+            if (!ok[j]) continue;
+            uint32_t h = mat_pos(rs, ok[j] - 1);
+            rs->mkey[h] = ok[j];
+            rs->mval[h] = ov[j];
+        }
+        free(ok);
+        free(ov);
+    }
+    uint32_t h = mat_pos(rs, i);
+    if (!rs->mkey[h]) rs->mn++;
+    rs->mkey[h] = i + 1;
+    rs->mval[h] = x;
+}
+
+/* The record of slot i, read back (once a batch); NULL when the spill
+ * fails (rs_fail). */
+static Rec *rs_load(SyncRun *R, uint32_t i) {
+    RSide *rs = &R->rs;
+    if (rs->mcap) {
+        uint32_t h = mat_pos(rs, i);
+        if (rs->mkey[h]) return rs->mval[h];
+    }
+    const RSlot *s = &rs->slot[i];
+    if (spill_get(&rs->sp, s->off, &rs->get) != 0) {
+        rs_fail(R);
+        return NULL;
+    }
+    /* the match key (its length + 1, 0 for none), then the packed record */
+    uint32_t kl = 0;
+    if (rs->get.n >= sizeof kl) memcpy(&kl, rs->get.p, sizeof kl);
+    size_t head = sizeof kl + (kl ? kl - 1 : 0);
+    Record *r = arena_alloc(&rs->mat, sizeof *r);
+    if (rs->get.n < head || record_unpack(R->E->p, rs->get.p + head, rs->get.n - head, &rs->mat, r) != 0) {
+        buf_reset(&rs->sp.err);
+        buf_puts(&rs->sp.err, "the temporary record file: a record does not read back");
+        rs_fail(R);
+        return NULL;
+    }
+    Rec *x = arena_alloc(&rs->mat, sizeof *x);
+    x->r = r;
+    x->side = 1;
+    x->slot = i + 1;
+    x->id = r->vm.id;
+    x->key = kl ? arena_strndup(&rs->mat, rs->get.p + sizeof kl, kl - 1) : NULL;
+    x->done = (s->flags & RF_DONE) != 0;
+    x->linked = (s->flags & RF_LINKED) != 0;
+    x->unselected = (s->flags & RF_UNSELECTED) != 0;
+    x->changed = (s->flags & RF_CHANGED) != 0;
+    const RExt *e = rs_ext_of(rs, i);
+    if (x->linked && e && e->link) x->link = *e->link;
+    mat_put(rs, i, x);
+    return x;
+}
+
+static const char *keep_str(Arena *a, const char *s) { return s ? arena_strdup(a, s) : NULL; }
+
+/* Slot i's link, kept in the sync's arena. */
+static void rs_keep_link(SyncRun *R, uint32_t i, const Link *from) {
+    Link *l = arena_alloc(&R->a, sizeof *l);
+    *l = *from;
+    l->sync = keep_str(&R->a, l->sync);
+    for (int k = 0; k < 2; k++) {
+        l->object[k] = keep_str(&R->a, l->object[k]);
+        l->rid[k] = keep_str(&R->a, l->rid[k]);
+    }
+    rs_ext(&R->rs, i)->link = l;
+}
+
+/* Writes what was decided of the records read back to their slots, and
+ * drops them. */
+static void rs_release(SyncRun *R) {
+    RSide *rs = &R->rs;
+    for (uint32_t h = 0; h < rs->mcap; h++) {
+        if (!rs->mkey[h]) continue;
+        Rec *x = rs->mval[h];
+        uint32_t i = rs->mkey[h] - 1;
+        RSlot *s = &rs->slot[i];
+        s->flags = (s->flags & RF_CLAIMS) | (x->done ? RF_DONE : 0) | (x->linked ? RF_LINKED : 0) |
+                   (x->unselected ? RF_UNSELECTED : 0) | (x->changed ? RF_CHANGED : 0);
+        const RExt *e = rs_ext_of(rs, i);
+        if (x->linked && (!e || !e->link || memcmp(e->link, &x->link, sizeof x->link))) rs_keep_link(R, i, &x->link);
+        rs->mkey[h] = 0;
+    }
+    rs->mn = 0;
+    arena_reset(&rs->mat);
+    symtab_init(&rs->pendid, &rs->mat);
+}
+
+/* The first right record of a match key, or of an id, read back. */
+static Rec *rs_find(SyncRun *R, const char *text, int by_key) {
+    RSide *rs = &R->rs;
+    if (!rs->tcap || !text) return NULL;
+    uint64_t h = by_key ? khash(text) : rhash(text);
+    uint32_t *t = by_key ? rs->kt : rs->it;
+    for (uint32_t i = (uint32_t)h & (rs->tcap - 1); t[i]; i = (i + 1) & (rs->tcap - 1)) {
+        const RSlot *s = &rs->slot[t[i] - 1];
+        if ((by_key ? s->kh : s->ih) != h) continue;
+        Rec *x = rs_load(R, t[i] - 1);
+        if (!x) return NULL;
+        const char *have = by_key ? x->key : x->id;
+        if (have && !strcmp(have, text)) return x;
+    }
+    return NULL;
+}
+
+/* The slot of the first right record of a match key, by its hash (khash):
+ * 1 + index, 0 none.  Nothing is read back. */
+static uint32_t rs_key_slot(const RSide *rs, const char *key) {
+    if (!rs->tcap || !key) return 0;
+    uint64_t h = khash(key);
+    for (uint32_t i = (uint32_t)h & (rs->tcap - 1); rs->kt[i]; i = (i + 1) & (rs->tcap - 1))
+        if (rs->slot[rs->kt[i] - 1].kh == h) return rs->kt[i];
+    return 0;
+}
+
+/* The records arrived since the last call: their links and keys, then
+ * into the spill and the tables. */
+static int rs_settle(SyncRun *R, Buf *err) {
+    RSide *rs = &R->rs;
+    Engine *E = R->E;
+    uint32_t n = rs->npend;
+    int rc = 0;
+    if (n) {
+        const char **ids = malloc(n * sizeof *ids);
+        Link *links = calloc(n, sizeof *links);
+        uint8_t *found = malloc(n);
+        if (!ids || !links || !found) abort();
+        for (uint32_t i = 0; i < n; i++) ids[i] = rs->pend[i]->id;
+        rc = store_links_find(E->st, R->name, 1, ids, n, &rs->mat, links, found);
+        if (rc != 0) buf_puts(err, store_error(E->st));
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            Rec *x = rs->pend[i];
+            x->link = links[i];
+            x->linked = found[i] || pending_link(E, R->name, 1, x->id, &x->link);
+            x->key = key_of(R, x);
+            buf_reset(&rs->pack);
+            uint32_t kl = x->key ? (uint32_t)strlen(x->key) + 1 : 0;
+            buf_putn(&rs->pack, (const char *)&kl, sizeof kl);
+            if (kl) buf_putn(&rs->pack, x->key, kl - 1);
+            record_pack(E->p, x->r, &rs->pack);
+            if (rs->n == rs->cap) {
+                uint32_t cap = rs->cap ? rs->cap * 2 : 1024;
+                rs->slot = realloc(rs->slot, cap * sizeof *rs->slot);
+                if (!rs->slot) abort();
+                if (rs->extof) {
+                    rs->extof = realloc(rs->extof, cap * sizeof *rs->extof);
+                    if (!rs->extof) abort();
+                    memset(rs->extof + rs->cap, 0, (cap - rs->cap) * sizeof *rs->extof);
+                }
+                rs->cap = cap;
+            }
+            rs_room(rs);
+            RSlot *s = &rs->slot[rs->n];
+            memset(s, 0, sizeof *s);
+            if (spill_put(&rs->sp, rs->pack.p, (uint32_t)rs->pack.n, &s->off) != 0) {
+                buf_puts(err, spill_error(&rs->sp));
+                rc = -1;
+                break;
+            }
+            s->ih = rhash(x->id);
+            s->kh = x->key ? khash(x->key) : 0;
+            s->flags = (x->linked ? RF_LINKED : 0) | (x->changed ? RF_CHANGED : 0);
+            uint32_t at = rs->n++;
+            if (x->linked) rs_keep_link(R, at, &x->link);
+            table_put(rs->it, rs->tcap, s->ih, at + 1);
+            /* only the first record of a key is found by it */
+            if (x->key && !rs_key_slot(rs, x->key)) table_put(rs->kt, rs->tcap, s->kh, at + 1);
+        }
+        free(ids);
+        free(links);
+        free(found);
+    }
+    rs->npend = 0;
+    R->n[1] = rs->n;
+    rs_release(R);
+    if (rc == 0 && rs->failed) {
+        buf_puts(err, spill_error(&rs->sp));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A record of the right side arrives (on_record): kept until the page
+ * ends, when rs_settle spills it. */
+static void rs_arrive(SyncRun *R, Record *r) {
+    RSide *rs = &R->rs;
+    Rec *have = symtab_get(&rs->pendid, r->vm.id);
+    if (!have) have = rs_find(R, r->vm.id, 0);
+    if (have) {
+        if (!R->fetching) have->changed = 1;
+        return;
+    }
+    Rec *x = arena_alloc(&rs->mat, sizeof *x);
+    x->r = r;
+    x->side = 1;
+    x->changed = !R->fetching;
+    x->id = r->vm.id;
+    if (rs->npend == rs->cappend) {
+        rs->cappend = rs->cappend ? rs->cappend * 2 : 1024;
+        rs->pend = realloc(rs->pend, rs->cappend * sizeof *rs->pend);
+        if (!rs->pend) abort();
+    }
+    rs->pend[rs->npend++] = x;
+    symtab_put(&rs->pendid, x->id, x);
+    if (!R->fetching) R->E->pl->sum[R->si].read[1]++;
+}
+
+/* A page of the right side is read: spill what it brought.  A failure
+ * shows when the read is over (rs_settle again). */
+static void rs_page_end(void *ctx) {
+    SyncRun *R = ctx;
+    if (R->rs.npend < 1000) return;
+    Buf e;
+    buf_init(&e);
+    if (rs_settle(R, &e) != 0 && !R->rs.failed) {
+        R->rs.failed = 1;
+        buf_reset(&R->rs.sp.err);
+        buf_puts(&R->rs.sp.err, buf_str(&e));
+    }
+    buf_free(&e);
+}
+
+/* The record of side k with this id, or the first with this match key,
+ * wherever the side keeps them.  A left key a spilled right record's slot
+ * says is claimed gives a stub, as stream_batch makes when the right side
+ * is held. */
+static Rec *find_id(SyncRun *R, int k, const char *id) {
+    if (k == 1 && R->spilling) return rs_find(R, id, 0);
+    return symtab_get(&R->byid[k], id);
+}
+
+static Rec *find_key(SyncRun *R, int k, const char *key) {
+    if (!key) return NULL;
+    if (R->spilling) {
+        if (k == 1) return rs_find(R, key, 1);
+        uint32_t i = rs_key_slot(&R->rs, key);
+        if (i && (R->rs.slot[i - 1].flags & RF_CLAIMED)) {
+            uint32_t fl = R->rs.slot[i - 1].flags;
+            const RExt *e = rs_ext_of(&R->rs, i - 1);
+            Rec *stub = arena_alloc(&R->rs.mat, sizeof *stub);
+            stub->done = 1;
+            stub->linked = (fl & RF_CLAIM_LINKED) != 0;
+            stub->unselected = (fl & RF_CLAIM_UNSELECTED) != 0;
+            stub->id = e ? e->claim_id : NULL;
+            stub->key = arena_strdup(&R->rs.mat, key);
+            return stub;
+        }
+    }
+    return symtab_get(&R->bykey[k], key);
+}
+
+/* Whether side k has a record of this match key (a stub counts). */
+static int has_key(SyncRun *R, int k, const char *key) {
+    if (k == 1 && R->spilling) return rs_key_slot(&R->rs, key) != 0;
+    return find_key(R, k, key) != NULL;
 }
 
 /* ------------------------------------------------------------ turning actions into changes */
@@ -863,13 +1291,14 @@ static const char *cursor_text(Arena *a, int64_t newest, const char *token) {
 static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, RecordSink *to, Buf *err) {
     Connector *src = R->src[k];
     src->cx.a = side_arena(R, k);
-    RecordSink sink = {R, on_record, on_bad, NULL};
+    RecordSink sink = {R, on_record, on_bad, k == 1 && R->spilling ? rs_page_end : NULL};
     if (to) sink = *to;
     R->side_reading = k;
     R->fetching = 0;
     ChangeCursor cur;
     cursor_parse(stored, dflt, &cur);
     int rc = src->ops->changed(src, R->s->side[k].object, &cur, &sink, err);
+    if (rc == 0 && k == 1 && R->spilling) rc = rs_settle(R, err);
     /* An initial read that found nothing has still seen everything up to
      * now; without a cursor the next run would be initial again. */
     if (cur.newest == INT64_MIN) cur.newest = R->E->o->now;
@@ -883,25 +1312,27 @@ static int read_side(SyncRun *R, int k, const char *stored, int64_t dflt, Record
 static int fetch(SyncRun *R, int k, IdList *ids, Buf *err) {
     if (!ids->n) return 0;
     Connector *src = R->src[k];
-    src->cx.a = &R->a;
+    src->cx.a = k == 1 && R->spilling ? &R->rs.mat : &R->a;
     RecordSink sink = {R, on_record, on_bad, NULL};
     R->side_reading = k;
     R->fetching = 1;
     int rc = src->ops->get(src, R->s->side[k].object, ids->v, ids->n, &sink, err);
     R->fetching = 0;
+    if (rc == 0 && k == 1 && R->spilling) rc = rs_settle(R, err);
     return rc;
 }
 
 static int find_keys(SyncRun *R, int k, IdList *keys, Buf *err) {
     if (!keys->n) return 0;
     Connector *src = R->src[k];
-    src->cx.a = &R->a;
+    src->cx.a = k == 1 && R->spilling ? &R->rs.mat : &R->a;
     RecordSink sink = {R, on_record, on_bad, NULL};
     R->side_reading = k;
     R->fetching = 1;
     struct { SyncRun *R; int side; } kc = {R, k};
     int rc = src->ops->find(src, R->s->side[k].object, R->s->match_field[k], keys->v, keys->n, key_fn, &kc, &sink, err);
     R->fetching = 0;
+    if (rc == 0 && k == 1 && R->spilling) rc = rs_settle(R, err);
     return rc;
 }
 
@@ -1515,7 +1946,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     if (x->done) return;
     int o = 1 - k;
     Rec *y = NULL;
-    if (x->linked && x->link.rid[o]) y = symtab_get(&R->byid[o], x->link.rid[o]);
+    if (x->linked && x->link.rid[o]) y = find_id(R, o, x->link.rid[o]);
     /* deletes of linked records (B18, B20) */
     if (x->r->deleted) {
         if (x->linked) decide_delete(R, x, y);
@@ -1611,7 +2042,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
         return;
     }
     /* not linked: pair by key (B03), else create (B01) */
-    y = x->key ? symtab_get(&R->bykey[o], x->key) : NULL;
+    y = find_key(R, o, x->key);
     if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
     /* A left record the selection rejects is no partner: x neither pairs
      * with it nor becomes a second record of the same key beside it.  The
@@ -1693,7 +2124,7 @@ static int queued(void *ctx, int side, const char *id, const char *reason, int64
     (void)reason;
     (void)at;
     if (side < 0 || side > 1 || (q->only >= 0 && side != q->only)) return 0;
-    if (symtab_get(&R->byid[side], id) || (side == 0 && idset_has(&R->seen0, id))) return 0;
+    if (find_id(R, side, id) || (side == 0 && idset_has(&R->seen0, id))) return 0;
     ids_add(&R->a, &q->ids[side], id);
     return 0;
 }
@@ -1710,6 +2141,7 @@ static int read_queued(SyncRun *R, int only, Buf *err) {
         RecordSink sink = {R, on_record, on_bad, NULL};
         R->src[k]->cx.a = side_arena(R, k);
         if (R->src[k]->ops->get(R->src[k], R->s->side[k].object, qc.ids[k].v, qc.ids[k].n, &sink, err) != 0) return -1;
+        if (k == 1 && R->spilling && rs_settle(R, err) != 0) return -1;
     }
     return 0;
 }
@@ -1728,9 +2160,12 @@ static int read_flagged(SyncRun *R, int k, Buf *err) {
     R->src[k]->cx.a = side_arena(R, k);
     int rc = R->src[k]->ops->tagged(R->src[k], R->s->side[k].object, tags.v, tags.n, &sink, err);
     R->fetching = 0;
-    if (rc != 0) return -1;
+    int spilled = k == 1 && R->spilling;
+    if (rc != 0 || (spilled && rs_settle(R, err) != 0)) return -1;
     for (uint32_t i = before; i < R->n[k]; i++) {
-        Rec *x = R->recs[k][i];
+        if (spilled && (i - before) % RS_CHUNK == 0) rs_release(R);
+        Rec *x = spilled ? rs_load(R, i) : R->recs[k][i];
+        if (!x) break;
         /* streamed, and read as a change already: decided with it */
         if (k == 0 && idset_has(&R->seen0, x->id)) {
             x->done = 1;
@@ -1742,6 +2177,13 @@ static int read_flagged(SyncRun *R, int k, Buf *err) {
         if (lr == 1 || linked_elsewhere(R, x, err)) x->done = 1; /* linked: its changes come as changes */
         else x->changed = 1;
     }
+    if (spilled) {
+        rs_release(R);
+        if (R->rs.failed) {
+            buf_puts(err, spill_error(&R->rs.sp));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1749,7 +2191,7 @@ static int read_flagged(SyncRun *R, int k, Buf *err) {
  * the first record of each key is found by it.  The links come in one
  * query for the batch (store_links_find). */
 static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, Buf *err) {
-    if (to <= from) return 0;
+    if (to <= from || (k == 1 && R->spilling)) return 0; /* rs_settle did */
     uint32_t n = to - from;
     const char **ids = malloc(n * sizeof *ids);
     Link *links = calloc(n, sizeof *links);
@@ -1779,17 +2221,40 @@ static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, 
  * side and it does not hold: the ids of linked partners, the keys of the
  * rest. */
 static void want_partners(SyncRun *R, int k, uint32_t from, uint32_t to, IdList *need, IdList *keys) {
-    int o = 1 - k;
+    int o = 1 - k, spilled = k == 1 && R->spilling;
+    uint32_t m = 0;
     for (uint32_t i = from; i < to; i++) {
-        Rec *x = R->recs[k][i];
+        Rec *x;
+        if (spilled) {
+            /* Read back the undecided only, a chunk at a time; a linked
+             * one's slot has its partner's id, and keys are wanted only
+             * from a left side not read whole. */
+            uint32_t fl = R->rs.slot[i].flags;
+            if (fl & RF_DONE) continue;
+            if (fl & RF_LINKED) {
+                const RExt *e = rs_ext_of(&R->rs, i);
+                const char *pid = e && e->link ? e->link->rid[o] : NULL;
+                if (pid && *pid && !find_id(R, o, pid)) ids_add(R->left, need, pid);
+                continue;
+            }
+            if (R->whole[o]) continue;
+            if (m++ == RS_CHUNK) {
+                rs_release(R);
+                m = 1;
+            }
+            if (!(x = rs_load(R, i))) return;
+        } else {
+            x = R->recs[k][i];
+        }
         if (x->done) continue;
         if (x->linked) {
             const char *pid = x->link.rid[o];
-            if (pid && *pid && !symtab_get(&R->byid[o], pid)) ids_add(R->left, need, pid);
-        } else if (x->key && !x->r->deleted && !symtab_get(&R->bykey[o], x->key)) {
-            ids_add(R->left, keys, x->key);
+            if (pid && *pid && !find_id(R, o, pid)) ids_add(R->left, need, pid);
+        } else if (x->key && !x->r->deleted && !has_key(R, o, x->key)) {
+            ids_add(R->left, keys, spilled ? arena_strdup(R->left, x->key) : x->key);
         }
     }
+    if (spilled) rs_release(R);
 }
 
 /* ------------------------------------------------------------ streaming */
@@ -1812,6 +2277,21 @@ static int can_stream(SyncRun *R) {
  * small by nature, so their batches are larger. */
 enum { STREAM_BATCH = 2000, STREAM_BATCH_LOOKUP = 20000 };
 
+/* The outcomes from `from` on name records about to be dropped: they get
+ * copies of what they name (a plan records nothing, so keeps none). */
+static void keep_outcomes(SyncRun *R, uint32_t from) {
+    if (!R->E->o->apply) {
+        R->nouts = 0;
+        return;
+    }
+    for (uint32_t i = from; i < R->nouts; i++) {
+        Outcome *o = &R->outs[i];
+        for (int k = 0; k < 2; k++)
+            if (o->id[k]) o->id[k] = arena_strdup(&R->a, o->id[k]);
+        if (o->key) o->key = arena_strdup(&R->a, o->key);
+    }
+}
+
 /* Decides the left records now held (recs[0]), then drops them: links and
  * keys, partners on the right looked up (unless the right was read
  * whole), each decided in order.  The right side's changes, decided last,
@@ -1833,7 +2313,18 @@ static int stream_batch(SyncRun *R, Buf *err) {
     uint32_t out0 = R->nouts;
     for (uint32_t i = 0; i < n0; i++) decide_one(R, R->recs[0][i], err);
     for (uint32_t i = 0; i < n0; i++) {
-        Rec *x = R->recs[0][i], *y = x->key ? symtab_get(&R->bykey[1], x->key) : NULL;
+        Rec *x = R->recs[0][i];
+        if (R->spilling) {
+            /* the stub is the claim of the key's first slot */
+            uint32_t si = rs_key_slot(&R->rs, x->key);
+            RSlot *s = si ? &R->rs.slot[si - 1] : NULL;
+            if (!s || (s->flags & RF_CLAIMED)) continue;
+            s->flags |= RF_CLAIMED | (x->linked ? RF_CLAIM_LINKED : 0) | (x->unselected ? RF_CLAIM_UNSELECTED : 0);
+            if (x->linked || (x->unselected && (R->s->flow & 2)))
+                rs_ext(&R->rs, si - 1)->claim_id = arena_strdup(&R->a, x->id);
+            continue;
+        }
+        Rec *y = x->key ? symtab_get(&R->bykey[1], x->key) : NULL;
         if (!y || symtab_get(&R->bykey[0], x->key)) continue;
         Rec *stub = arena_alloc(&R->a, sizeof *stub);
         stub->done = 1;
@@ -1844,19 +2335,15 @@ static int stream_batch(SyncRun *R, Buf *err) {
         stub->key = y->key;
         symtab_put(&R->bykey[0], stub->key, stub);
     }
-    if (E->o->apply) {
-        for (uint32_t i = out0; i < R->nouts; i++) {
-            Outcome *o = &R->outs[i];
-            for (int k = 0; k < 2; k++)
-                if (o->id[k]) o->id[k] = arena_strdup(&R->a, o->id[k]);
-            if (o->key) o->key = arena_strdup(&R->a, o->key);
-        }
-    } else {
-        R->nouts = 0; /* a plan records nothing */
-    }
+    keep_outcomes(R, out0);
     plan_flush(E->pl, R->si);
     rc = 0;
+    if (R->spilling && R->rs.failed) {
+        buf_puts(err, spill_error(&R->rs.sp));
+        rc = -1;
+    }
 done:
+    if (R->spilling) rs_release(R);
     arena_reset(&R->page);
     symtab_init(&R->byid[0], &R->page);
     R->n[0] = 0;
@@ -1920,9 +2407,37 @@ static int stream_sync(SyncRun *R, const char *cur0, int64_t dflt, Buf *err) {
      * left side was not read whole. */
     IdList need = {0}, keys = {0};
     want_partners(R, 1, 0, nread1, &need, &keys);
+    if (R->spilling && R->rs.failed) {
+        buf_puts(err, spill_error(&R->rs.sp));
+        return -1;
+    }
     if (fetch(R, 0, &need, err) != 0 || (!R->whole[0] && find_keys(R, 0, &keys, err) != 0)) return -1;
     if (index_recs(R, 0, 0, R->n[0], 1, err) != 0) return -1;
-    for (uint32_t i = 0; i < nread1; i++) decide_one(R, R->recs[1][i], err);
+    if (!R->spilling) {
+        for (uint32_t i = 0; i < nread1; i++) decide_one(R, R->recs[1][i], err);
+        return 0;
+    }
+    /* the undecided right records, read back in order, a chunk at a time */
+    uint32_t out0 = R->nouts, m = 0;
+    spill_ahead(&R->rs.sp, 1);
+    for (uint32_t i = 0; i < nread1 && !R->rs.failed; i++) {
+        if (R->rs.slot[i].flags & RF_DONE) continue;
+        if (m++ == RS_CHUNK) {
+            keep_outcomes(R, out0);
+            out0 = R->nouts;
+            rs_release(R);
+            m = 1;
+        }
+        Rec *x = rs_load(R, i);
+        if (x) decide_one(R, x, err);
+    }
+    spill_ahead(&R->rs.sp, 0);
+    keep_outcomes(R, out0);
+    rs_release(R);
+    if (R->rs.failed) {
+        buf_puts(err, spill_error(&R->rs.sp));
+        return -1;
+    }
     return 0;
 }
 
@@ -1976,6 +2491,9 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     int initial = s->initial >= 0 ? s->initial : p->initial;
     R.left = &R.a;
     R.streaming = can_stream(&R);
+    /* A right side that is a list is looked up member by member (B21):
+     * it stays held. */
+    if (R.streaming && !s->side[1].list) rs_open(&R);
     const char *cur0 = NULL;
     int64_t dflt = 0;
 
@@ -2062,6 +2580,7 @@ decided:
     }
     rc = 0;
 out:
+    rs_close(&R);
     arena_free(&R.a);
     arena_free(&R.page);
     free(R.seen0.text);

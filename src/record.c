@@ -326,3 +326,134 @@ int record_from_json(const Program *p, uint32_t object, const cJSON *obj, Arena 
     record_finish(p, r, a);
     return 0;
 }
+
+/* ------------------------------------------------------------ packed form */
+
+/* Little-endian fixed widths and length-prefixed text: the spill file
+ * (spill.h) is read back by the process that wrote it, so the layout only
+ * has to be exact, not portable. */
+static void put_u32(Buf *b, uint32_t v) { buf_putn(b, (const char *)&v, sizeof v); }
+static void put_i64(Buf *b, int64_t v) { buf_putn(b, (const char *)&v, sizeof v); }
+static void put_text(Buf *b, const char *s, size_t n) {
+    put_u32(b, s ? (uint32_t)n + 1 : 0);
+    if (s) buf_putn(b, s, n);
+}
+
+void record_pack(const Program *p, const Record *r, Buf *out) {
+    const PObject *o = &p->objects[r->object];
+    size_t words = (p->ntags + 63) / 64, pwords = (size_t)o->nfields / 64 + 1;
+    put_u32(out, r->object);
+    put_i64(out, r->vm.modified);
+    put_i64(out, r->created);
+    put_u32(out, (uint32_t)r->deleted | (uint32_t)r->tags_known << 1 | (uint32_t)(r->vm.linked != 0) << 2);
+    for (uint32_t i = 0; i < o->nfields; i++) {
+        Value v = r->fields[i];
+        buf_putc(out, (char)v.t);
+        switch ((ValueType)v.t) {
+        case VT_NULL: case VT_NONE: break;
+        case VT_BOOL: buf_putc(out, (char)(v.u.b != 0)); break;
+        case VT_STR: put_text(out, v.u.s, v.len); break;
+        case VT_NUM: buf_putn(out, (const char *)&v.u.n, sizeof v.u.n); break;
+        default: put_i64(out, v.u.i); break;
+        }
+    }
+    buf_putn(out, (const char *)r->tags, (words ? words : 1) * sizeof *r->tags);
+    buf_putn(out, (const char *)r->present, pwords * sizeof *r->present);
+    put_u32(out, r->ntag_names);
+    for (uint32_t i = 0; i < r->ntag_names; i++) {
+        put_text(out, r->tag_names[i], strlen(r->tag_names[i]));
+        put_text(out, r->tag_refs[i], r->tag_refs[i] ? strlen(r->tag_refs[i]) : 0);
+    }
+    put_u32(out, r->nlists);
+    for (uint32_t i = 0; i < r->nlists; i++) put_text(out, r->lists[i], strlen(r->lists[i]));
+    /* the id: the key field's own text (as record_finish leaves it), or its own */
+    int own = !(o->key >= 0 && r->fields[o->key].t == VT_STR && r->vm.id == r->fields[o->key].u.s);
+    buf_putc(out, (char)own);
+    if (own) put_text(out, r->vm.id, r->vm.idlen);
+}
+
+typedef struct Unpack {
+    const unsigned char *s, *end;
+    int bad;
+} Unpack;
+
+static void take(Unpack *u, void *to, size_t n) {
+    if (u->bad || (size_t)(u->end - u->s) < n) {
+        u->bad = 1;
+        memset(to, 0, n);
+        return;
+    }
+    memcpy(to, u->s, n);
+    u->s += n;
+}
+
+static uint32_t take_u32(Unpack *u) { uint32_t v; take(u, &v, sizeof v); return v; }
+static int64_t take_i64(Unpack *u) { int64_t v; take(u, &v, sizeof v); return v; }
+
+static const char *take_text(Unpack *u, Arena *a, uint32_t *len) {
+    uint32_t n = take_u32(u);
+    if (len) *len = n ? n - 1 : 0;
+    if (!n || u->bad) return NULL;
+    if ((size_t)(u->end - u->s) < n - 1) { u->bad = 1; return NULL; }
+    const char *t = arena_strndup(a, (const char *)u->s, n - 1);
+    u->s += n - 1;
+    return t;
+}
+
+int record_unpack(const Program *p, const void *data, size_t n, Arena *a, Record *r) {
+    Unpack u = {data, (const unsigned char *)data + n, 0};
+    uint32_t object = take_u32(&u);
+    if (u.bad || object >= p->nobjects) return -1;
+    record_init(p, object, a, r);
+    const PObject *o = &p->objects[object];
+    size_t words = (p->ntags + 63) / 64, pwords = (size_t)o->nfields / 64 + 1;
+    r->vm.modified = take_i64(&u);
+    r->created = take_i64(&u);
+    uint32_t flags = take_u32(&u);
+    r->deleted = flags & 1;
+    r->tags_known = (flags >> 1) & 1;
+    r->vm.linked = (flags >> 2) & 1;
+    for (uint32_t i = 0; i < o->nfields && !u.bad; i++) {
+        Value v = v_null();
+        take(&u, &v.t, 1);
+        switch ((ValueType)v.t) {
+        case VT_NULL: case VT_NONE: break;
+        case VT_BOOL: { unsigned char b; take(&u, &b, 1); v.u.b = b != 0; break; }
+        case VT_STR: v.u.s = take_text(&u, a, &v.len); if (!v.u.s) u.bad = 1; break;
+        case VT_NUM: take(&u, &v.u.n, sizeof v.u.n); break;
+        case VT_DATE: case VT_DATETIME: case VT_DURATION: v.u.i = take_i64(&u); break;
+        default: u.bad = 1; break;
+        }
+        r->fields[i] = v;
+    }
+    take(&u, r->tags, (words ? words : 1) * sizeof *r->tags);
+    take(&u, r->present, pwords * sizeof *r->present);
+    uint32_t nt = take_u32(&u);
+    if (nt > (size_t)(u.end - u.s) / 8) u.bad = 1; /* two lengths a tag at least */
+    if (!u.bad && nt) {
+        r->tag_names = arena_alloc(a, nt * sizeof *r->tag_names);
+        r->tag_refs = arena_alloc(a, nt * sizeof *r->tag_refs);
+        for (uint32_t i = 0; i < nt && !u.bad; i++) {
+            r->tag_names[i] = take_text(&u, a, NULL);
+            r->tag_refs[i] = take_text(&u, a, NULL);
+            if (!r->tag_names[i]) u.bad = 1;
+        }
+        r->ntag_names = r->cap_tags = nt;
+    }
+    uint32_t nl = take_u32(&u);
+    if (nl > (size_t)(u.end - u.s) / 4) u.bad = 1;
+    if (!u.bad && nl) {
+        r->lists = arena_alloc(a, nl * sizeof *r->lists);
+        for (uint32_t i = 0; i < nl && !u.bad; i++)
+            if (!(r->lists[i] = take_text(&u, a, NULL))) u.bad = 1;
+        r->nlists = r->cap_lists = nl;
+    }
+    unsigned char own = 0;
+    take(&u, &own, 1);
+    if (own) r->vm.id = take_text(&u, a, &r->vm.idlen);
+    else if (o->key >= 0 && r->fields[o->key].t == VT_STR) {
+        r->vm.id = r->fields[o->key].u.s;
+        r->vm.idlen = r->fields[o->key].len;
+    }
+    return u.bad || u.s != u.end ? -1 : 0;
+}

@@ -52,6 +52,11 @@ void record_set_null(Record *r, int fid);
 /* A deep copy of a record into arena a: a record read in a page's
  * scratch arena outlives the page only as a copy. */
 Record *record_copy(const Program *p, const Record *src, Arena *a);
+/* A record as bytes and back (into arena a): the engine spills a large
+ * side to a file (spill.h) and reads a record back when it is needed.
+ * record_unpack gives -1 when the bytes are not a whole packed record. */
+void record_pack(const Program *p, const Record *r, Buf *out);
+int record_unpack(const Program *p, const void *data, size_t n, Arena *a, Record *r);
 /* Once the fields are in: the id, change and creation times and the
  * deleted flag from the object's key, modified, created and deleted
  * fields, and the tag bits the VM tests. */

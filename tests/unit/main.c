@@ -10,6 +10,7 @@ int main(void) {
     test_store_all();
     test_replay_all();
     test_arena_all();
+    test_spill_all();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed ? 1 : 0;
 }

@@ -32,5 +32,6 @@ void test_codec_all(void);
 void test_store_all(void);
 void test_replay_all(void);
 void test_arena_all(void);
+void test_spill_all(void);
 
 #endif
