@@ -655,6 +655,13 @@ static unsigned stream_batch(void) {
     return n > 0 && n < 1000000000 ? (unsigned)n : 0;
 }
 
+/* TANDEM_APPLY_PART: outcomes a run records a part (EngineOptions). */
+static unsigned apply_part(void) {
+    const char *b = getenv("TANDEM_APPLY_PART");
+    long n = b ? strtol(b, NULL, 10) : 0;
+    return n > 0 && n < 1000000000 ? (unsigned)n : 0;
+}
+
 /* TANDEM_REPLAY_HOLD: a smaller budget for replay's held answers, for
  * the tests to cover a budget exhausted half-way through a read. */
 static size_t replay_hold(void) {
@@ -739,6 +746,7 @@ static int cmd_sync(int argc, char **argv, int apply) {
      * not bound what can be planned; a run's plan is applied first. */
     if (json && !apply) plan_stream(&pl, stdout);
     o.stream_batch = stream_batch();
+    o.apply_part = apply_part();
     int r = engine_run(p, st, src, nsrc, &o, &pl, &res, &err);
     /* done with the systems: their progress lines go before the plan shows */
     connectors_close(src, nsrc);
@@ -850,6 +858,7 @@ static int cmd_test(int argc, char **argv) {
     o.keep = keep;
     o.color = want_color(stdout);
     o.stream_batch = stream_batch();
+    o.apply_part = apply_part();
     o.replay_hold = replay_hold();
     int passed = 0, failed = 0;
     for (int i = 0; i < n; i++) ruletest_path(paths[i], &o, stdout, &passed, &failed);

@@ -158,9 +158,13 @@ typedef struct SyncRun {
     Rec **recs[2];
     uint32_t n[2], cap[2];
     Symtab byid[2], bykey[2];
+    /* What a run records of its decisions (Outcome), and what they keep
+     * alive, until apply_part records them: `oa`, reset after each part. */
+    Arena oa;
     Outcome *outs;
     uint32_t nouts, capouts;
-    uint32_t first_change;
+    uint32_t part_first;   /* the first change not applied yet */
+    uint32_t part_note;    /* the first note apply_part has not looked at */
     int64_t newest[2];
     int whole[2];          /* the side's read delivered every record it has (ChangeCursor.whole) */
     int64_t first_run;     /* the sync's first run (now when none), for the VM */
@@ -297,7 +301,7 @@ static void on_bad(void *ctx, const char *id, const char *reason) {
 }
 
 static Outcome *outcome(SyncRun *R, int kind, int side) {
-    if (R->nouts == R->capouts) R->outs = arena_grow(&R->a, R->outs, R->nouts, &R->capouts, 64, sizeof *R->outs);
+    if (R->nouts == R->capouts) R->outs = arena_grow(&R->oa, R->outs, R->nouts, &R->capouts, 64, sizeof *R->outs);
     Outcome *o = &R->outs[R->nouts++];
     memset(o, 0, sizeof *o);
     o->kind = (uint8_t)kind;
@@ -1032,8 +1036,12 @@ static Value *new_base(SyncRun *R) { return arena_alloc(R->left, (2 * R->s->nmap
 static void store_base_outcome(SyncRun *R, Outcome *o, Unit *u) {
     if (!u->has_base || !R->E->o->apply) return; /* a plan records nothing */
     for (int k = 0; k < 2; k++) {
-        o->base[k] = arena_alloc(&R->a, (R->s->nmaps + 1) * sizeof(Value));
-        for (uint32_t m = 0; m < R->s->nmaps; m++) o->base[k][m] = plan_keep(R->E->pl, u->base[2 * m + k]);
+        o->base[k] = arena_alloc(&R->oa, (R->s->nmaps + 1) * sizeof(Value));
+        for (uint32_t m = 0; m < R->s->nmaps; m++) {
+            Value v = u->base[2 * m + k];
+            if (v.t == VT_STR) v.u.s = arena_strndup(&R->oa, v.u.s, v.len);
+            o->base[k][m] = v;
+        }
     }
 }
 
@@ -1423,17 +1431,23 @@ static void async_found(void *ctx, Record *r) {
     struct { SyncRun *R; int side; } kc = {af->R, af->side};
     if (r->vm.id && key_fn(&kc, r, &k) == 0) {
         ApplyResult *res = symtab_get(af->want, buf_str(&k));
-        if (res && !res->id) res->id = arena_strdup(&af->R->a, r->vm.id);
+        if (res && !res->id) res->id = arena_strdup(&af->R->oa, r->vm.id);
     }
     buf_free(&k);
 }
 
-static int apply_sync(SyncRun *R, Buf *err) {
+/* Sends the changes decided since the last part and records them with
+ * their outcomes; the sync's last part also moves its cursors.  A
+ * streamed sync applies a part every APPLY_PART outcomes, so what a run
+ * holds until it records follows the part, not the sync (docs/state.md:
+ * a run that fails part-way keeps the parts it recorded, and reads the
+ * same changes again next time, as the cursors did not move). */
+static int apply_part(SyncRun *R, int last, Buf *err) {
     Engine *E = R->E;
     Plan *pl = E->pl;
-    uint32_t first = R->first_change, n = pl->nchanges - first;
-    ApplyResult *res = arena_alloc(&R->a, (n + 1) * sizeof *res);
-    int64_t *intent = arena_alloc(&R->a, (n + 1) * sizeof *intent);
+    uint32_t first = R->part_first, n = pl->nchanges - first;
+    ApplyResult *res = arena_alloc(&R->oa, (n + 1) * sizeof *res);
+    int64_t *intent = arena_alloc(&R->oa, (n + 1) * sizeof *intent);
     /* Journal first: what is about to be sent, committed on its own. */
     if (n) {
         if (store_begin(E->st) != 0) goto state_failed;
@@ -1456,8 +1470,8 @@ static int apply_sync(SyncRun *R, Buf *err) {
         if (store_commit(E->st) != 0) goto state_failed;
     }
     for (int k = 0; k < 2; k++) {
-        uint32_t *idx = arena_alloc(&R->a, (n + 1) * sizeof *idx);
-        ApplyResult *kr = arena_alloc(&R->a, (n + 1) * sizeof *kr);
+        uint32_t *idx = arena_alloc(&R->oa, (n + 1) * sizeof *idx);
+        ApplyResult *kr = arena_alloc(&R->oa, (n + 1) * sizeof *kr);
         uint32_t m = 0;
         for (uint32_t i = 0; i < n; i++)
             if (pl->changes[first + i].side == k) idx[m++] = first + i;
@@ -1472,13 +1486,13 @@ static int apply_sync(SyncRun *R, Buf *err) {
     for (int k = 0; k < 2; k++) {
         IdList keys = {0};
         Symtab want;
-        symtab_init(&want, &R->a);
+        symtab_init(&want, &R->oa);
         for (uint32_t i = 0; i < n; i++) {
             const Change *c = &pl->changes[first + i];
             if (c->side != k || c->kind != CH_CREATE || !res[i].ok || res[i].id || !c->key ||
                 R->s->match_field[k] < 0 || c->object != R->s->side[k].object || symtab_get(&want, c->key)) continue;
             symtab_put(&want, c->key, &res[i]);
-            ids_add(&R->a, &keys, c->key);
+            ids_add(&R->oa, &keys, c->key);
         }
         if (!keys.n) continue;
         Connector *src = R->src[k];
@@ -1487,11 +1501,11 @@ static int apply_sync(SyncRun *R, Buf *err) {
         struct { SyncRun *R; int side; } kc = {R, k};
         Buf ignore;
         buf_init(&ignore);
-        src->cx.a = &R->a;
+        src->cx.a = &R->oa;
         src->ops->find(src, R->s->side[k].object, R->s->match_field[k], keys.v, keys.n, key_fn, &kc, &sink, &ignore);
         buf_free(&ignore);
     }
-    if (E->o->crash_after_send) {
+    if (E->o->crash_after_send && last) {
         E->res->crashed = 1;
         buf_puts(err, "stopped after sending, before recording (the crash test hook)");
         return -1;
@@ -1514,7 +1528,7 @@ static int apply_sync(SyncRun *R, Buf *err) {
         store_rollback(E->st);
         return -1;
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 && last; k++) {
         if (R->newest[k] != INT64_MIN &&
             store_cursor_put(E->st, R->src[k]->name, cursor_object(R, k), cursor_text(&R->a, R->newest[k], R->token[k]),
                              E->o->now) != 0) goto state_failed;
@@ -1522,8 +1536,13 @@ static int apply_sync(SyncRun *R, Buf *err) {
             store_cursor_put(E->st, R->src[k]->name, R->account_sync,
                              cursor_text(&R->a, R->acct_newest[k], R->acct_token[k]), E->o->now) != 0) goto state_failed;
     }
-    if (store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
+    if (last && store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
     if (store_commit(E->st) != 0) goto state_failed;
+    R->part_first = pl->nchanges;
+    R->part_note = pl->nnotes;
+    R->outs = NULL;
+    R->nouts = R->capouts = 0;
+    arena_reset(&R->oa);
     return 0;
 state_failed:
     buf_printf(err, "%s", store_error(E->st));
@@ -1599,7 +1618,7 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
     Store *st = E->st;
     const PSync *s = R->s;
     int64_t now = E->o->now;
-    uint32_t first = R->first_change;
+    uint32_t first = R->part_first;
     (void)err;
     for (uint32_t i = 0; i < R->nouts; i++) {
         Outcome *o = &R->outs[i];
@@ -1710,7 +1729,7 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
         }
     }
     /* Records the codecs could not read are errors of this run too. */
-    for (uint32_t i = 0; i < pl->nnotes; i++) {
+    for (uint32_t i = R->part_note; i < pl->nnotes; i++) {
         const Note *n = &pl->notes[i];
         if (n->sync != R->si || n->kind != NOTE_ERROR) continue;
         int covered = 0;
@@ -2277,6 +2296,19 @@ static int can_stream(SyncRun *R) {
  * small by nature, so their batches are larger. */
 enum { STREAM_BATCH = 2000, STREAM_BATCH_LOOKUP = 20000 };
 
+/* Outcomes a streamed run records a part (apply_part). */
+enum { APPLY_PART = 10000 };
+
+static int apply_part(SyncRun *R, int last, Buf *err);
+
+/* Whether a run has enough outcomes (or changes) waiting to apply them as
+ * a part (apply_part). */
+static int part_due(SyncRun *R) {
+    const EngineOptions *o = R->E->o;
+    uint32_t part = o->apply_part ? o->apply_part : APPLY_PART;
+    return o->apply && (R->nouts >= part || R->E->pl->nchanges - R->part_first >= part);
+}
+
 /* The outcomes from `from` on name records about to be dropped: they get
  * copies of what they name (a plan records nothing, so keeps none). */
 static void keep_outcomes(SyncRun *R, uint32_t from) {
@@ -2287,8 +2319,8 @@ static void keep_outcomes(SyncRun *R, uint32_t from) {
     for (uint32_t i = from; i < R->nouts; i++) {
         Outcome *o = &R->outs[i];
         for (int k = 0; k < 2; k++)
-            if (o->id[k]) o->id[k] = arena_strdup(&R->a, o->id[k]);
-        if (o->key) o->key = arena_strdup(&R->a, o->key);
+            if (o->id[k]) o->id[k] = arena_strdup(&R->oa, o->id[k]);
+        if (o->key) o->key = arena_strdup(&R->oa, o->key);
     }
 }
 
@@ -2335,7 +2367,11 @@ static int stream_batch(SyncRun *R, Buf *err) {
         stub->key = y->key;
         symtab_put(&R->bykey[0], stub->key, stub);
     }
-    keep_outcomes(R, out0);
+    if (part_due(R)) {
+        if (apply_part(R, 0, err) != 0) goto done;
+    } else {
+        keep_outcomes(R, out0);
+    }
     plan_flush(E->pl, R->si);
     rc = 0;
     if (R->spilling && R->rs.failed) {
@@ -2423,7 +2459,15 @@ static int stream_sync(SyncRun *R, const char *cur0, int64_t dflt, Buf *err) {
     for (uint32_t i = 0; i < nread1 && !R->rs.failed; i++) {
         if (R->rs.slot[i].flags & RF_DONE) continue;
         if (m++ == RS_CHUNK) {
-            keep_outcomes(R, out0);
+            if (part_due(R)) {
+                if (apply_part(R, 0, err) != 0) {
+                    spill_ahead(&R->rs.sp, 0);
+                    rs_release(R);
+                    return -1;
+                }
+            } else {
+                keep_outcomes(R, out0);
+            }
             out0 = R->nouts;
             rs_release(R);
             m = 1;
@@ -2486,7 +2530,9 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         symtab_init(&R.byid[k], &R.a);
         symtab_init(&R.bykey[k], &R.a);
     }
-    R.first_change = E->pl->nchanges;
+    R.part_first = E->pl->nchanges;
+    R.part_note = E->pl->nnotes;
+    arena_init(&R.oa);
     int rc = -1;
     int initial = s->initial >= 0 ? s->initial : p->initial;
     R.left = &R.a;
@@ -2576,11 +2622,12 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
 decided:
     if (decide_accounts(&R, err) != 0) goto out;
     if (E->o->apply) {
-        if (apply_sync(&R, err) != 0) goto out;
+        if (apply_part(&R, 1, err) != 0) goto out;
     }
     rc = 0;
 out:
     rs_close(&R);
+    arena_free(&R.oa);
     arena_free(&R.a);
     arena_free(&R.page);
     free(R.seen0.text);

@@ -22,8 +22,9 @@ typedef struct EngineOptions {
     int64_t now;           /* the time of the run (ms UTC) */
     int apply;             /* run: send and record; 0: plan only */
     int force;             /* every sync that is not paused, due or not */
-    /* Test hook: stop after sending the first sync's changes, before
-     * recording them, as a crash would (tests of the journal). */
+    /* Test hook: stop after sending the first sync's changes (its last
+     * part: earlier ones are recorded), before recording them, as a crash
+     * would (tests of the journal). */
     int crash_after_send;
     /* As if the rule file said `paused` (B29): tests switch it per run. */
     int pause_all;
@@ -31,6 +32,10 @@ typedef struct EngineOptions {
      * (2,000).  The tests run every case again at 1, so that a decision
      * that needs another left record than its own is caught. */
     uint32_t stream_batch;
+    /* A run applies and records a streamed sync a part at a time, once
+     * this many outcomes (or changes) wait; 0: the default (10,000).  The
+     * tests run every case again at 1. */
+    uint32_t apply_part;
 } EngineOptions;
 
 /* What a run did, beyond the plan. */

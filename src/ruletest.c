@@ -350,6 +350,7 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
             eo.crash_after_send = run->crash;
             eo.pause_all = run->paused;
             eo.stream_batch = o->stream_batch;
+            eo.apply_part = o->apply_part;
             rc = engine_run(p, st, src, nsrc, &eo, &pl, &res, &err);
         }
         plan_text(&pl, &out);

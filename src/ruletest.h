@@ -20,6 +20,7 @@ typedef struct RuleTestOptions {
     int color;
     int keep;              /* keep each case's directory (state, replay, outbox) and name it */
     unsigned stream_batch; /* EngineOptions.stream_batch */
+    unsigned apply_part;   /* EngineOptions.apply_part */
     size_t replay_hold;    /* replay_open_all's hold */
 } RuleTestOptions;
 

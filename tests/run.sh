@@ -34,9 +34,10 @@ suite "check, fmt and parse cases" "$BUILD/test-runner" --stdlib stdlib tests/ch
 suite "rule test cases (tandem test)" "$BUILD/tandem" test tests/engine tests/behaviours
 # again with every left record decided on its own (docs/performance.md):
 # a streamed decision must not depend on the other records of its page;
-# and with replay's held answers (docs/replay.md) given up after a few
+# a run applying and recording each batch as it is decided (a part); and
+# with replay's held answers (docs/replay.md) given up after a few
 # records, so lookups read the answers again, some records already shared
-suite "rule test cases, one record a batch" env TANDEM_STREAM_BATCH=1 TANDEM_REPLAY_HOLD=2000 "$BUILD/tandem" test tests/engine tests/behaviours
+suite "rule test cases, one record a batch" env TANDEM_STREAM_BATCH=1 TANDEM_APPLY_PART=1 TANDEM_REPLAY_HOLD=2000 "$BUILD/tandem" test tests/engine tests/behaviours
 suite "shipped files keep their meaning in fmt" "$BUILD/test-runner" --stdlib stdlib --shipped rules stdlib
 suite "shipped rule files check clean" sh -c '
     p=0; f=0
