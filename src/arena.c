@@ -49,14 +49,25 @@ void arena_reset(Arena *a) {
     a->total = 0;
 }
 
+size_t arena_held(const Arena *a) {
+    size_t n = 0;
+    for (const ArenaBlock *b = a->head; b; b = b->prev) n += b->cap;
+    for (const ArenaBlock *b = a->spare; b; b = b->prev) n += b->cap;
+    return n;
+}
+
 void *arena_raw(Arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
     ArenaBlock *b = a->head;
     if (!b || b->cap - b->used < n) {
-        if (a->spare && a->spare->cap >= n) {
-            b = a->spare;
-            a->spare = b->prev;
+        /* a kept block that fits (first fit: an arena reset again and
+         * again, a part or a page at a time, would otherwise add a block
+         * each time a large array outgrows the first spare) */
+        for (ArenaBlock **at = &a->spare; *at; at = &(*at)->prev) {
+            if ((*at)->cap < n) continue;
+            b = *at;
+            *at = b->prev;
             b->prev = a->head;
             b->used = 0;
             a->head = b;

@@ -38,6 +38,8 @@ void *arena_raw(Arena *a, size_t n);
 /* Forgets everything allocated but keeps the newest block for reuse, so an
  * arena reset per record allocates nothing once it has grown. */
 void arena_reset(Arena *a);
+/* Bytes of every block the arena has, in use or kept by a reset. */
+size_t arena_held(const Arena *a);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_strdup(Arena *a, const char *s);
 /* printf into the arena. */

@@ -86,8 +86,14 @@ void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, ui
             c->sets[i].pc = pc;
             return;
         }
-    /* doubling: a copy per field would leave n^2/2 dead sets a change */
-    if (c->nsets == c->capsets) c->sets = arena_grow(&pl->ca, c->sets, c->nsets, &c->capsets, 8, sizeof *c->sets);
+    /* Doubling: a copy per field would leave n^2/2 dead sets a change.  A
+     * create sets about every map of its sync (and the tracked fields):
+     * room for them from the start leaves no outgrown arrays behind. */
+    if (c->nsets == c->capsets) {
+        uint32_t first = 8;
+        if (c->kind == CH_CREATE && c->sync < pl->p->nsyncs) first = pl->p->syncs[c->sync].nmaps + 2;
+        c->sets = arena_grow(&pl->ca, c->sets, c->nsets, &c->capsets, first, sizeof *c->sets);
+    }
     FieldSet *v = &c->sets[c->nsets++];
     v->field = field;
     v->before = plan_ckeep(pl, before);

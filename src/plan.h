@@ -33,9 +33,9 @@ typedef enum ChangeKind {
 } ChangeKind;
 
 typedef struct FieldSet {
-    uint16_t field;        /* field id on the object written */
     Value before, after;
     uint32_t pc;           /* the instruction that decided it: Program.lines/files give the rule */
+    uint16_t field;        /* field id on the object written */
 } FieldSet;
 
 typedef struct Change {
