@@ -742,9 +742,12 @@ static int cmd_sync(int argc, char **argv, int apply) {
     o.force = force || !apply;
     const char *crash = getenv("TANDEM_TEST_CRASH");
     o.crash_after_send = apply && crash && !strcmp(crash, "after-send");
-    /* A plan in JSON goes out as the engine decides it, so its size does
-     * not bound what can be planned; a run's plan is applied first. */
-    if (json && !apply) plan_stream(&pl, stdout);
+    /* A plan goes out as the engine decides it (a run's: as it applies
+     * each part), so its size does not bound what can be planned or run;
+     * the text form keeps a sync's changes in a temporary file until the
+     * sync is over, as its header comes first. */
+    if (json) plan_stream(&pl, stdout);
+    else plan_stream_text(&pl, stdout);
     o.stream_batch = stream_batch();
     o.apply_part = apply_part();
     int r = engine_run(p, st, src, nsrc, &o, &pl, &res, &err);

@@ -1538,6 +1538,7 @@ static int apply_part(SyncRun *R, int last, Buf *err) {
     }
     if (last && store_sync_ran(E->st, R->name, E->o->now, pl->sum[R->si].errors == 0) != 0) goto state_failed;
     if (store_commit(E->st) != 0) goto state_failed;
+    plan_flush(pl, R->si);
     R->part_first = pl->nchanges;
     R->part_note = pl->nnotes;
     R->outs = NULL;
@@ -2372,7 +2373,8 @@ static int stream_batch(SyncRun *R, Buf *err) {
     } else {
         keep_outcomes(R, out0);
     }
-    plan_flush(E->pl, R->si);
+    /* a run's changes go out once applied (apply_part) */
+    if (!E->o->apply) plan_flush(E->pl, R->si);
     rc = 0;
     if (R->spilling && R->rs.failed) {
         buf_puts(err, spill_error(&R->rs.sp));

@@ -1,9 +1,11 @@
 /* plan.c - building a plan and printing it for people and for tools. */
 #include "plan.h"
+#include "spill.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void plan_init(Plan *pl, const Program *p, int64_t now) {
     memset(pl, 0, sizeof *pl);
@@ -15,6 +17,7 @@ void plan_init(Plan *pl, const Program *p, int64_t now) {
 }
 
 void plan_free(Plan *pl) {
+    if (pl->tmp) fclose(pl->tmp);
     free(pl->changes);
     free(pl->notes);
     arena_free(&pl->a);
@@ -193,80 +196,93 @@ static void text_action(const Program *p, const Change *c, Buf *out, int indent)
     rule_col(p, out, start, c->pc);
 }
 
-static void text_to(const Plan *pl, Buf *out, FILE *f) {
+static void text_header(const Plan *pl, uint32_t si, Buf *out) {
     const Program *p = pl->p;
-    uint32_t *chain = action_chains(pl);
+    const PSync *s = &p->syncs[si];
+    const SyncSummary *sm = &pl->sum[si];
+    buf_printf(out, "sync %s: %s.%s %s %s.%s", program_str(p, s->name), program_str(p, s->side[0].source),
+               program_str(p, p->objects[s->side[0].object].name),
+               s->flow == 3 ? "<->" : s->flow == 1 ? "->" : "<-", program_str(p, s->side[1].source),
+               program_str(p, p->objects[s->side[1].object].name));
+    if (!sm->ran) buf_printf(out, ": %s\n", sm->why_not ? sm->why_not : "did not run");
+    else buf_printf(out, "  (read %lld and %lld)\n", (long long)sm->read[0], (long long)sm->read[1]);
+}
+
+/* The changes of sync si now in the plan; 1 when there was one. */
+static int text_changes(const Plan *pl, const uint32_t *chain, uint32_t si, Buf *out, FILE *f) {
+    const Program *p = pl->p;
+    int any = 0;
+    for (uint32_t i = 0; i < pl->nchanges; i++) {
+        const Change *c = &pl->changes[i];
+        if (c->sync != si || c->created >= 0) continue;
+        any = 1;
+        if (c->kind == CH_CREATE || c->kind == CH_UPDATE || c->kind == CH_DELETE) {
+            static const char mark[] = {'+', '~', '-'};
+            buf_printf(out, "  %c %s ", mark[c->kind], plan_action_name((ChangeKind)c->kind));
+            text_record(p, c, out);
+            if (c->from) {
+                const PSync *cs = &p->syncs[c->sync];
+                buf_printf(out, " from %s %s", program_str(p, cs->side[1 - c->side].source), c->from);
+            }
+            buf_putc(out, '\n');
+            for (uint32_t k = 0; k < c->nsets; k++) {
+                const FieldSet *fs = &c->sets[k];
+                size_t start = out->n;
+                buf_printf(out, "      %s: ", field_name(p, c->object, fs->field));
+                if (c->kind == CH_UPDATE) {
+                    value_json(fs->before, out);
+                    buf_puts(out, " -> ");
+                }
+                value_json(fs->after, out);
+                rule_col(p, out, start, fs->pc);
+            }
+            /* Actions on the record this create makes come with it. */
+            if (c->kind == CH_CREATE)
+                for (uint32_t j = chain[i]; j; j = chain[pl->nchanges + j - 1]) text_action(p, &pl->changes[j - 1], out, 6);
+        } else {
+            text_action(p, c, out, 2);
+        }
+        spill(out, f);
+    }
+    return any;
+}
+
+/* The notes of sync si, and "nothing to do" when neither they nor its
+ * changes (any) said anything. */
+static void text_notes(const Plan *pl, uint32_t si, int any, Buf *out, FILE *f) {
+    const Program *p = pl->p;
+    const PSync *s = &p->syncs[si];
+    for (uint32_t i = 0; i < pl->nnotes; i++) {
+        const Note *n = &pl->notes[i];
+        if (n->sync != si) continue;
+        any = 1;
+        size_t start = out->n;
+        buf_printf(out, "  %c %s %s.%s", n->kind == NOTE_INFO ? '*' : '!', note_names[n->kind], program_str(p, s->side[n->side].source),
+                   program_str(p, p->objects[n->object].name));
+        if (n->id) buf_printf(out, " %s", n->id);
+        if (n->key) {
+            buf_putc(out, ' ');
+            buf_json_str(out, n->key, strlen(n->key));
+        }
+        if (n->kind == NOTE_CONFLICT) {
+            const PMap *m = &p->maps[n->map];
+            buf_printf(out, ": %s ", program_str(p, m->key));
+            for (int k = 0; k < 2; k++) {
+                buf_printf(out, "%s%s ", k ? ", " : "", program_str(p, s->side[k].source));
+                value_json(n->value[k], out);
+            }
+        }
+        if (n->reason) buf_printf(out, ": %s", n->reason);
+        rule_col(p, out, start, n->pc);
+        spill(out, f);
+    }
+    if (!any) buf_puts(out, "  nothing to do\n");
+}
+
+static void text_tail(const Plan *pl, Buf *out) {
     int64_t tot[8] = {0};
-    for (uint32_t si = 0; si < p->nsyncs; si++) {
-        const PSync *s = &p->syncs[si];
+    for (uint32_t si = 0; si < pl->p->nsyncs; si++) {
         const SyncSummary *sm = &pl->sum[si];
-        buf_printf(out, "sync %s: %s.%s %s %s.%s", program_str(p, s->name), program_str(p, s->side[0].source),
-                   program_str(p, p->objects[s->side[0].object].name),
-                   s->flow == 3 ? "<->" : s->flow == 1 ? "->" : "<-", program_str(p, s->side[1].source),
-                   program_str(p, p->objects[s->side[1].object].name));
-        if (!sm->ran) {
-            buf_printf(out, ": %s\n", sm->why_not ? sm->why_not : "did not run");
-            continue;
-        }
-        buf_printf(out, "  (read %lld and %lld)\n", (long long)sm->read[0], (long long)sm->read[1]);
-        int any = 0;
-        for (uint32_t i = 0; i < pl->nchanges; i++) {
-            const Change *c = &pl->changes[i];
-            if (c->sync != si || c->created >= 0) continue;
-            any = 1;
-            if (c->kind == CH_CREATE || c->kind == CH_UPDATE || c->kind == CH_DELETE) {
-                static const char mark[] = {'+', '~', '-'};
-                buf_printf(out, "  %c %s ", mark[c->kind], plan_action_name((ChangeKind)c->kind));
-                text_record(p, c, out);
-                if (c->from) {
-                    const PSync *cs = &p->syncs[c->sync];
-                    buf_printf(out, " from %s %s", program_str(p, cs->side[1 - c->side].source), c->from);
-                }
-                buf_putc(out, '\n');
-                for (uint32_t k = 0; k < c->nsets; k++) {
-                    const FieldSet *f = &c->sets[k];
-                    size_t start = out->n;
-                    buf_printf(out, "      %s: ", field_name(p, c->object, f->field));
-                    if (c->kind == CH_UPDATE) {
-                        value_json(f->before, out);
-                        buf_puts(out, " -> ");
-                    }
-                    value_json(f->after, out);
-                    rule_col(p, out, start, f->pc);
-                }
-                /* Actions on the record this create makes come with it. */
-                if (c->kind == CH_CREATE)
-                    for (uint32_t j = chain[i]; j; j = chain[pl->nchanges + j - 1]) text_action(p, &pl->changes[j - 1], out, 6);
-            } else {
-                text_action(p, c, out, 2);
-            }
-            spill(out, f);
-        }
-        for (uint32_t i = 0; i < pl->nnotes; i++) {
-            const Note *n = &pl->notes[i];
-            if (n->sync != si) continue;
-            any = 1;
-            size_t start = out->n;
-            buf_printf(out, "  %c %s %s.%s", n->kind == NOTE_INFO ? '*' : '!', note_names[n->kind], program_str(p, s->side[n->side].source),
-                       program_str(p, p->objects[n->object].name));
-            if (n->id) buf_printf(out, " %s", n->id);
-            if (n->key) {
-                buf_putc(out, ' ');
-                buf_json_str(out, n->key, strlen(n->key));
-            }
-            if (n->kind == NOTE_CONFLICT) {
-                const PMap *m = &p->maps[n->map];
-                buf_printf(out, ": %s ", program_str(p, m->key));
-                for (int k = 0; k < 2; k++) {
-                    buf_printf(out, "%s%s ", k ? ", " : "", program_str(p, s->side[k].source));
-                    value_json(n->value[k], out);
-                }
-            }
-            if (n->reason) buf_printf(out, ": %s", n->reason);
-            rule_col(p, out, start, n->pc);
-            spill(out, f);
-        }
-        if (!any) buf_puts(out, "  nothing to do\n");
         tot[0] += sm->creates; tot[1] += sm->updates; tot[2] += sm->deletes; tot[3] += sm->actions;
         tot[4] += sm->skipped; tot[5] += sm->conflicts; tot[6] += sm->waiting; tot[7] += sm->errors;
     }
@@ -276,16 +292,70 @@ static void text_to(const Plan *pl, Buf *out, FILE *f) {
                (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3], tot[3] == 1 ? "" : "s",
                (long long)tot[4], (long long)tot[5], tot[5] == 1 ? "" : "s", (long long)tot[6], (long long)tot[7],
                tot[7] == 1 ? "" : "s");
+}
+
+static void text_to(const Plan *pl, Buf *out, FILE *f) {
+    uint32_t *chain = action_chains(pl);
+    for (uint32_t si = 0; si < pl->p->nsyncs; si++) {
+        text_header(pl, si, out);
+        if (!pl->sum[si].ran) continue;
+        text_notes(pl, si, text_changes(pl, chain, si, out, f), out, f);
+    }
+    text_tail(pl, out);
+    free(chain);
+    spill(out, f);
+}
+
+/* A streamed text plan: the changes of the sync being decided wait in a
+ * temporary file (its header, written first, counts what the sync read,
+ * known at its end); syncs before `upto` are written whole. */
+static void text_upto(Plan *pl, uint32_t upto, Buf *out, FILE *f) {
+    uint32_t *chain = action_chains(pl);
+    for (; pl->printed < pl->p->nsyncs && pl->printed < upto; pl->printed++) {
+        uint32_t si = pl->printed;
+        text_header(pl, si, out);
+        if (!pl->sum[si].ran) continue;
+        int any = 0;
+        if (pl->tsync == si) {
+            spill(out, f);
+            char chunk[65536];
+            size_t n;
+            fflush(pl->tmp);
+            rewind(pl->tmp);
+            while ((n = fread(chunk, 1, sizeof chunk, pl->tmp)) > 0) fwrite(chunk, 1, n, f);
+            rewind(pl->tmp);
+            if (ftruncate(fileno(pl->tmp), 0) != 0) { /* it is written over from the start anyway */ }
+            any = pl->tany;
+            pl->tsync = UINT32_MAX;
+            pl->tany = 0;
+        }
+        any |= text_changes(pl, chain, si, out, f);
+        text_notes(pl, si, any, out, f);
+    }
+    if (upto < pl->p->nsyncs) {
+        Buf b;
+        buf_init(&b);
+        if (text_changes(pl, chain, upto, &b, pl->tmp)) pl->tany = 1;
+        spill(&b, pl->tmp);
+        buf_free(&b);
+        pl->tsync = upto;
+    }
     free(chain);
     spill(out, f);
 }
 
 void plan_text(const Plan *pl, Buf *out) { text_to(pl, out, NULL); }
 
-void plan_text_file(const Plan *pl, FILE *f) {
+void plan_text_file(Plan *pl, FILE *f) {
     Buf b;
     buf_init(&b);
-    text_to(pl, &b, f);
+    if (pl->stream && pl->tmp) {
+        text_upto(pl, pl->p->nsyncs, &b, pl->stream);
+        text_tail(pl, &b);
+        spill(&b, pl->stream);
+    } else {
+        text_to(pl, &b, f);
+    }
     buf_free(&b);
 }
 
@@ -528,11 +598,24 @@ void plan_json_file(Plan *pl, FILE *f) {
 
 void plan_stream(Plan *pl, FILE *f) { pl->stream = f; }
 
+int plan_stream_text(Plan *pl, FILE *f) {
+    int fd = spill_temp_fd();
+    pl->tmp = fd >= 0 ? fdopen(fd, "w+") : NULL;
+    if (!pl->tmp) {
+        if (fd >= 0) close(fd);
+        return -1; /* held whole, as unstreamed */
+    }
+    pl->stream = f;
+    pl->tsync = UINT32_MAX;
+    return 0;
+}
+
 void plan_flush(Plan *pl, uint32_t sync) {
     if (!pl->stream) return;
     Buf b;
     buf_init(&b);
-    json_upto(pl, sync, 0, &b, pl->stream);
+    if (pl->tmp) text_upto(pl, sync, &b, pl->stream);
+    else json_upto(pl, sync, 0, &b, pl->stream);
     buf_free(&b);
     pl->flushed += pl->nchanges;
     pl->nchanges = 0;

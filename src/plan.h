@@ -100,6 +100,9 @@ typedef struct Plan {
     int64_t flushed;       /* changes written out and dropped */
     uint32_t printed;      /* syncs written out whole */
     int started, open, first; /* the JSON's head is out; sync `printed` is open; none of its changes yet */
+    FILE *tmp;             /* text: the changes of sync tsync so far (plan_stream_text) */
+    uint32_t tsync;        /* UINT32_MAX: none */
+    int tany;
 } Plan;
 
 void plan_init(Plan *pl, const Program *p, int64_t now);
@@ -123,7 +126,7 @@ int64_t plan_pending(const Plan *pl);
 void plan_text(const Plan *pl, Buf *out);
 void plan_json(const Plan *pl, Buf *out);
 /* The same, written to f as they are made (a large plan is never held whole as text). */
-void plan_text_file(const Plan *pl, FILE *f);
+void plan_text_file(Plan *pl, FILE *f);
 void plan_json_file(Plan *pl, FILE *f);
 /* Streams the JSON form to f: plan_flush(pl, sync) writes the changes made
  * so far (all of syncs before `sync`, whole) and drops them, so a plan of a
@@ -132,6 +135,10 @@ void plan_json_file(Plan *pl, FILE *f);
  * Changes of a sync whose actions refer to one another (Change.created)
  * must be flushed together. */
 void plan_stream(Plan *pl, FILE *f);
+/* The same for the text form, whose sync header (what it read) comes
+ * before its changes: they wait in a temporary file until the sync is
+ * over.  -1 when no such file can be made (the plan is then held). */
+int plan_stream_text(Plan *pl, FILE *f);
 void plan_flush(Plan *pl, uint32_t sync);
 
 /* "file:line" of an instruction's rule. */

@@ -3,7 +3,6 @@
  * Each entry is its length (4 bytes) then its bytes.  Writes gather in a
  * buffer of a few hundred kilobytes; a read of an entry still in it is
  * served from there, so appending and reading may interleave. */
-#define _POSIX_C_SOURCE 200809L
 #include "spill.h"
 
 #include <errno.h>
@@ -14,7 +13,7 @@
 
 enum { SPILL_BUFFER = 256 * 1024 };
 
-static int temp_file(void) {
+int spill_temp_fd(void) {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
     Buf path;
@@ -35,7 +34,7 @@ void spill_open(Spill *s) {
     buf_init(&s->mem);
     buf_init(&s->err);
     buf_init(&s->rb);
-    s->fd = temp_file();
+    s->fd = spill_temp_fd();
 }
 
 void spill_close(Spill *s) {

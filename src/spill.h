@@ -28,6 +28,9 @@ typedef struct Spill {
     Buf err;
 } Spill;
 
+/* A temporary file as spill_open makes it (owner-only, unlinked), open
+ * for reading and writing; -1 when none can be made. */
+int spill_temp_fd(void);
 /* Opens an empty spill; never fails (a file it cannot make: memory). */
 void spill_open(Spill *s);
 void spill_close(Spill *s);

@@ -237,6 +237,34 @@ contains "a record that does not read is an error" "$TMP/out" "! error sf.Lead 0
 echo '{"totalSize": 1, "done": tru' >"$TMP/replay/sf/Lead.json"
 expect "a broken answer" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T13:00:00Z
 contains "a broken answer" "$TMP/err" "Lead.json:1: not valid JSON"
+# A plan is printed as it is decided, a sync's changes waiting in a
+# temporary file until its header (what it read) can go first, and a run's
+# as it applies each part: the text is the same whether it is held whole
+# (no temporary directory) or flushed a record at a time, over two syncs.
+mkdir -p "$TMP/two/sf" "$TMP/two/ac"
+python3 - "$TMP/two" <<'PY'
+import json, sys
+d = sys.argv[1]
+leads = [{"attributes": {"type": "Lead"}, "Id": "00Q%d" % i, "FirstName": "F%d" % i, "LastName": "L%d" % i,
+          "Company": "C", "Email": "p%d@x.example" % i, "SystemModstamp": "2026-11-01T09:00:00.000+0000"} for i in range(7)]
+contacts = [{"attributes": {"type": "Contact"}, "Id": "003%d" % i, "FirstName": "G%d" % i, "LastName": "M%d" % i,
+             "Email": "c%d@x.example" % i, "SystemModstamp": "2026-11-01T09:00:00.000+0000"} for i in range(5)]
+json.dump({"totalSize": 7, "done": True, "records": leads}, open(d + "/sf/Lead.json", "w"))
+json.dump({"totalSize": 5, "done": True, "records": contacts}, open(d + "/sf/Contact.json", "w"))
+json.dump({"contacts": [{"id": "9", "email": "p3@x.example", "firstName": "Old"}], "meta": {"total": "1"}}, open(d + "/ac/contact.json", "w"))
+PY
+printf '%s\ninitial sync on\nsync leads: sf.Lead -> ac.contact {\n    match Email = email\n    use defaults\n}\nsync people: sf.Contact -> ac.contact {\n    match Email = email\n    use defaults\n}\n' "$HEAD" >"$TMP/two.sync"
+TWO="$TMP/two.sync --replay $TMP/two --at 2026-11-02T10:00:00Z"
+TMPDIR=/nonexistent-dir "$T" plan $TWO --state "$TMP/st/p0.db" >"$TMP/held.txt" 2>/dev/null
+TANDEM_STREAM_BATCH=1 "$T" plan $TWO --state "$TMP/st/p1.db" >"$TMP/streamed.txt" 2>/dev/null
+if cmp -s "$TMP/held.txt" "$TMP/streamed.txt"; then ok; else bad "a streamed text plan differs from the held one"; diff "$TMP/held.txt" "$TMP/streamed.txt" | head -5; fi
+contains "a streamed text plan" "$TMP/streamed.txt" "sync people: sf.Contact -> ac.contact  (read 5 and 1)"
+TMPDIR=/nonexistent-dir "$T" run $TWO --state "$TMP/st/r0.db" --outbox "$TMP/ob0" >"$TMP/held.txt" 2>/dev/null
+TANDEM_STREAM_BATCH=1 TANDEM_APPLY_PART=1 "$T" run $TWO --state "$TMP/st/r1.db" --outbox "$TMP/ob1" >"$TMP/streamed.txt" 2>/dev/null
+if cmp -s "$TMP/held.txt" "$TMP/streamed.txt"; then ok; else bad "a run applied by parts prints what one part prints"; diff "$TMP/held.txt" "$TMP/streamed.txt" | head -5; fi
+contains "a run applied by parts" "$TMP/streamed.txt" "Applied 12 changes."
+if cmp -s "$TMP/ob0/ac/effects.jsonl" "$TMP/ob1/ac/effects.jsonl"; then ok; else bad "a run applied by parts writes what one part writes"; fi
+
 for c in plan run status test; do
     expect "$c --help" 0 "$T" "$c" --help
     contains "$c --help" "$TMP/out" "usage: tandem $c"
