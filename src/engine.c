@@ -130,12 +130,17 @@ typedef struct IdList {
     uint32_t n, cap;
 } IdList;
 
-/* A set of ids, text kept compactly: the ids a streamed read delivered. */
+/* The ids a streamed read delivered, as a set: the text in a spill file
+ * (a million Salesforce ids are 19 MB), a slot of 8 bytes each in memory
+ * holding where its id is and 24 bits of its hash; an id is read back
+ * only when those agree (the same id, or one time in 16 million). */
 typedef struct IdSet {
-    char *text;
-    size_t n, cap;
-    uint32_t *slot;        /* 1 + offset into text; 0 empty */
+    Spill sp;
+    int open;
+    uint64_t *slot;        /* 0 empty, else (1 + offset) << 24 | tag */
     uint32_t nslot, used;
+    Buf got;
+    int failed;            /* the spill failed: the run fails (spill_error) */
 } IdSet;
 
 typedef struct SyncRun {
@@ -2089,49 +2094,83 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
 
 /* ------------------------------------------------------------ ids seen */
 
-/* The slot of id: holding it, or the empty one where it would go. */
-static uint32_t idset_slot(const IdSet *s, const char *id) {
-    uint32_t h = hash_str(id, strlen(id)) & (s->nslot - 1);
-    while (s->slot[h] && strcmp(s->text + s->slot[h] - 1, id)) h = (h + 1) & (s->nslot - 1);
-    return h;
+static uint32_t id_tag(uint64_t h) { return (uint32_t)(h >> 40); }
+
+/* The slot holding id, or the empty one where it would go: 1 found, 0 not,
+ * -1 the spill failed. */
+static int idset_slot(IdSet *s, const char *id, size_t len, uint64_t h, uint32_t *at) {
+    uint32_t mask = s->nslot - 1, tag = id_tag(h);
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+        uint64_t v = s->slot[i];
+        *at = i;
+        if (!v) return 0;
+        if ((v & 0xFFFFFF) != tag) continue;
+        if (spill_get(&s->sp, (v >> 24) - 1, &s->got) != 0) return -1;
+        if (s->got.n == len && !memcmp(s->got.p, id, len)) return 1;
+    }
 }
 
-static int idset_has(const IdSet *s, const char *id) { return s->nslot && s->slot[idset_slot(s, id)]; }
+/* Whether id is in the set (a failed spill says it is, and fails the run). */
+static int idset_has(IdSet *s, const char *id) {
+    if (!s->used) return 0;
+    uint32_t at;
+    int rc = idset_slot(s, id, strlen(id), khash(id), &at);
+    if (rc < 0) s->failed = 1;
+    return rc != 0;
+}
 
-/* Adds id; 0 when it was there already. */
+/* A table twice the size, from the ids read back in the order they came. */
+static int idset_grow(IdSet *s) {
+    uint32_t n = s->nslot ? s->nslot * 2 : 4096;
+    uint64_t *v = calloc(n, sizeof *v);
+    if (!v) abort();
+    spill_ahead(&s->sp, 1);
+    int rc = 0;
+    for (uint64_t off = 0; off < s->sp.size && rc == 0; off += sizeof(uint32_t) + s->got.n) {
+        if ((rc = spill_get(&s->sp, off, &s->got)) != 0) break;
+        uint64_t h = khash(s->got.p);
+        uint32_t i = (uint32_t)h & (n - 1);
+        while (v[i]) i = (i + 1) & (n - 1);
+        v[i] = (off + 1) << 24 | id_tag(h);
+    }
+    spill_ahead(&s->sp, 0);
+    free(s->slot);
+    s->slot = v;
+    s->nslot = n;
+    return rc;
+}
+
+/* Adds id; 0 when it was there already (or the spill failed: s->failed). */
 static int idset_add(IdSet *s, const char *id) {
-    if (s->used * 2 >= s->nslot) {
-        uint32_t n = s->nslot ? s->nslot * 2 : 4096;
-        uint32_t *v = calloc(n, sizeof *v);
-        if (!v) abort();
-        for (uint32_t i = 0; i < s->nslot; i++) {
-            if (!s->slot[i]) continue;
-            const char *t = s->text + s->slot[i] - 1;
-            uint32_t h = hash_str(t, strlen(t)) & (n - 1);
-            while (v[h]) h = (h + 1) & (n - 1);
-            v[h] = s->slot[i];
-        }
-        free(s->slot);
-        s->slot = v;
-        s->nslot = n;
+    if (!s->open) {
+        spill_open(&s->sp);
+        buf_init(&s->got);
+        s->open = 1;
     }
-    uint32_t h = idset_slot(s, id);
-    if (s->slot[h]) return 0;
+    if ((s->used + 1) * 2 > s->nslot && idset_grow(s) != 0) {
+        s->failed = 1;
+        return 0;
+    }
     size_t len = strlen(id);
-    if (s->n + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 65536;
-        while (cap < s->n + len + 1) cap *= 2;
-        char *t = realloc(s->text, cap);
-        if (!t) abort();
-        s->text = t;
-        s->cap = cap;
+    uint64_t h = khash(id), off;
+    uint32_t at;
+    int rc = idset_slot(s, id, len, h, &at);
+    if (rc != 0 || spill_put(&s->sp, id, (uint32_t)len, &off) != 0) {
+        if (rc <= 0) s->failed = 1;
+        return 0;
     }
-    if (s->n + len + 1 > UINT32_MAX - 1) return 1; /* past 4 GB of ids: no longer deduplicated */
-    memcpy(s->text + s->n, id, len + 1);
-    s->slot[h] = (uint32_t)(s->n + 1);
-    s->n += len + 1;
+    s->slot[at] = (off + 1) << 24 | id_tag(h);
     s->used++;
     return 1;
+}
+
+static void idset_free(IdSet *s) {
+    if (s->open) {
+        spill_close(&s->sp);
+        buf_free(&s->got);
+    }
+    free(s->slot);
+    memset(s, 0, sizeof *s);
 }
 
 /* ------------------------------------------------------------ reading apart, pairing */
@@ -2435,6 +2474,10 @@ static int stream_sync(SyncRun *R, const char *cur0, int64_t dflt, Buf *err) {
     int rc = read_side(R, 0, cur0, dflt, &sink, err);
     if (rc == 0 && !sc.failed && (read_queued(R, 0, err) != 0 || read_flagged(R, 0, err) != 0)) rc = -1;
     if (rc == 0 && !sc.failed && R->n[0] && stream_batch(R, err) != 0) sc.failed = 1;
+    if (rc == 0 && !sc.failed && R->seen0.failed) {
+        buf_puts(err, spill_error(&R->seen0.sp));
+        sc.failed = 1;
+    }
     /* back to holding records: the right side's partners on the left */
     R->left = &R->a;
     arena_free(&R->page);
@@ -2632,8 +2675,7 @@ out:
     arena_free(&R.oa);
     arena_free(&R.a);
     arena_free(&R.page);
-    free(R.seen0.text);
-    free(R.seen0.slot);
+    idset_free(&R.seen0);
     return rc;
 }
 
