@@ -31,6 +31,12 @@
 
 /* A tag or list membership tandem put on (on) or took off a record; a
  * tag put on may carry the tagging's id (ref). */
+typedef struct EffVal {
+    Value v;
+    uint16_t fid;
+    uint8_t present;
+} EffVal;
+
 typedef struct Mark {
     const char *name, *ref;
     int on;
@@ -45,8 +51,12 @@ struct Effect {
     const char *id;
     int64_t at;            /* the last write */
     int created, deleted;
-    Record set;            /* the fields written: their latest values */
-    uint64_t *written;     /* bit per field: written (a value that did not fit reads as null, not present) */
+    /* The fields written, each its latest value, in the order first
+     * written: a write sets a few fields of a record's many, so they are
+     * kept as pairs, not as a record (a value that did not fit reads as
+     * null, not present). */
+    struct EffVal *vals;
+    uint32_t nvals, capvals;
     Mark *tags, *lists;
     uint32_t ntags, cap_tags, nlists, cap_lists;
     Effect *next;          /* in the order they were first written */
@@ -107,8 +117,6 @@ static Effect *effect_of(Replay *r, uint32_t object, const char *id, int make) {
         e = arena_alloc(&r->a, sizeof *e);
         e->object = object;
         e->id = arena_strdup(&r->a, id);
-        record_init(r->base.p, object, &r->a, &e->set);
-        e->written = arena_alloc(&r->a, ((size_t)r->base.p->objects[object].nfields / 64 + 1) * sizeof *e->written);
         symtab_put(&r->effects[object], e->id, e);
         r->neffects++;
         if (r->last) r->last->next = e;
@@ -141,11 +149,44 @@ typedef struct EffectLine {
     const char *fields, *fields_end; /* fields met before object and id: read after */
 } EffectLine;
 
-/* Sets the effect's fields from the fields object s is at. */
+/* Folds the values one line wrote (got, n) into the effect's: a line
+ * that writes a field again replaces its value; the array is made to
+ * measure (most records are written once, by one line). */
+static void effect_merge(Replay *r, Effect *f, const EffVal *got, uint32_t n) {
+    uint32_t fresh = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = 0;
+        while (i < f->nvals && f->vals[i].fid != got[k].fid) i++;
+        if (i < f->nvals) f->vals[i] = got[k];
+        else fresh++;
+    }
+    if (!fresh) return;
+    EffVal *v = arena_alloc(&r->a, (f->nvals + fresh) * sizeof *v);
+    if (f->nvals) memcpy(v, f->vals, f->nvals * sizeof *v);
+    uint32_t m = f->nvals;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = 0;
+        while (i < m && v[i].fid != got[k].fid) i++;
+        v[i] = got[k]; /* the last write of a field in the line wins */
+        if (i == m) m++;
+    }
+    f->vals = v;
+    f->nvals = f->capvals = m;
+}
+
+/* Sets the effect's fields from the fields object s is at.  Values are
+ * read into a record of the object (its conversions), their text into
+ * the effects' arena, and kept as pairs. */
 static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
     const Program *p = r->base.p;
     if (js_peek(s) != J_OBJECT) return js_skip(s);
     if (js_enter(s, '{') != 0) return -1;
+    Arena ta;
+    arena_init(&ta);
+    Record tmp;
+    record_init(p, o, &ta, &tmp);
+    EffVal *got = NULL;
+    uint32_t ngot = 0, capgot = 0;
     Buf scratch, text, ignore;
     buf_init(&scratch);
     buf_init(&text);
@@ -159,8 +200,9 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
             if (js_skip(s) != 0) break;
             continue;
         }
-        f->set.present[fid / 64] &= ~(1ull << (fid % 64));
-        f->written[fid / 64] |= 1ull << (fid % 64);
+        uint64_t bit = 1ull << (fid % 64);
+        tmp.present[fid / 64] &= ~bit;
+        tmp.fields[fid] = v_null();
         buf_reset(&ignore);
         JType t = js_peek(s);
         const char *v;
@@ -168,23 +210,29 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
         double d;
         if (t == J_STRING) {
             if (js_text(s, &text, &v, &vn) != 0) break;
-            record_set_string(p, &f->set, &r->a, fid, v, vn, &ignore);
+            record_set_string(p, &tmp, &r->a, fid, v, vn, &ignore);
         } else if (t == J_NUMBER) {
             if (js_number(s, &d) != 0) break;
-            record_set_number(p, &f->set, &r->a, fid, d, &ignore);
+            record_set_number(p, &tmp, &r->a, fid, d, &ignore);
         } else if (t == J_NULL) {
             JType lit;
             if (js_literal(s, &lit) != 0) break;
-            record_set_null(&f->set, fid);
+            record_set_null(&tmp, fid);
         } else {
             /* flags, lists: cJSON's reading and conversions */
             v = s->p;
             if (js_skip(s) != 0) break;
             cJSON *j = cJSON_ParseWithLength(v, (size_t)(s->p - v));
-            record_set_field(p, &f->set, &r->a, fid, j, &ignore);
+            record_set_field(p, &tmp, &r->a, fid, j, &ignore);
             cJSON_Delete(j);
         }
+        if (ngot == capgot) got = arena_grow(&ta, got, ngot, &capgot, 16, sizeof *got);
+        got[ngot].v = tmp.fields[fid];
+        got[ngot].fid = (uint16_t)fid;
+        got[ngot++].present = (tmp.present[fid / 64] & bit) != 0;
     }
+    effect_merge(r, f, got, ngot);
+    arena_free(&ta);
     buf_free(&scratch);
     buf_free(&text);
     buf_free(&ignore);
@@ -374,12 +422,13 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
      * still reads as tandem wrote it. */
     int newer = rec->vm.modified != INT64_MIN && rec->vm.modified > e->at;
     const PObject *o = &p->objects[e->object];
-    for (uint32_t f = 0; f < o->nfields; f++) {
+    for (uint32_t i = 0; i < e->nvals; i++) {
+        uint32_t f = e->vals[i].fid;
         uint64_t bit = 1ull << (f % 64);
-        if (!(e->written[f / 64] & bit) || (newer && (rec->present[f / 64] & bit))) continue;
+        if (newer && (rec->present[f / 64] & bit)) continue;
         /* its text stays in the effects' arena, which outlives the run */
-        rec->fields[f] = e->set.fields[f];
-        if (e->set.present[f / 64] & bit) rec->present[f / 64] |= bit;
+        rec->fields[f] = e->vals[i].v;
+        if (e->vals[i].present) rec->present[f / 64] |= bit;
     }
     if (newer && rec->tags_known) {
         record_finish(p, rec, a);

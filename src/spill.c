@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SPILL_BUFFER = 256 * 1024 };
+enum { SPILL_BUFFER = 256 * 1024, SPILL_NEAR = 4096 };
 
 int spill_temp_fd(void) {
     const char *dir = getenv("TMPDIR");
@@ -111,7 +111,7 @@ static int read_at(Spill *s, uint64_t off, void *to, size_t n) {
         memcpy(to, s->rb.p + (off - s->rb_off), n);
         return 0;
     }
-    if (s->ahead && n <= SPILL_BUFFER) {
+    if (s->ahead && n <= SPILL_BUFFER && off >= s->last && off - s->last <= SPILL_NEAR) {
         uint64_t len = s->flushed - off < SPILL_BUFFER ? s->flushed - off : SPILL_BUFFER;
         buf_reset(&s->rb);
         buf_reserve(&s->rb, (size_t)len);
@@ -132,5 +132,6 @@ int spill_get(Spill *s, uint64_t off, Buf *out) {
     if (read_at(s, off + sizeof n, out->p, n) != 0) return -1;
     out->n = n;
     out->p[n] = 0;
+    s->last = off + sizeof n + n;
     return 0;
 }

@@ -25,6 +25,7 @@ typedef struct Spill {
     int ahead;             /* reads go forward: read a window at a time */
     Buf rb;                /* the window */
     uint64_t rb_off;       /* where it starts */
+    uint64_t last;         /* the end of the entry read last */
     Buf err;
 } Spill;
 
@@ -40,7 +41,8 @@ int spill_put(Spill *s, const void *data, uint32_t n, uint64_t *off);
 int spill_get(Spill *s, uint64_t off, Buf *out);
 /* Reads from now on go mostly forward (1) or anywhere (0): forward, the
  * file is read a window of a few hundred kilobytes at a time, not an entry
- * at a time. */
+ * at a time, while each read starts near where the one before ended (a
+ * read far ahead reads its entry alone: the entries wanted may be few). */
 void spill_ahead(Spill *s, int on);
 /* Whether the bytes are in a file (1) or in memory (0). */
 int spill_on_disk(const Spill *s);
