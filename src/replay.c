@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "jscan.h"
+#include "spill.h"
 #include "types.h"
 #include "util.h"
 
@@ -70,15 +71,19 @@ struct Effect {
  * costs the API a lookup.  Effects stay apart, so what tandem writes
  * during the run still shows.  Only reads that decode into a scratch
  * arena anyway fill it (a whole read decodes where it keeps), and only up
- * to Replay.hold bytes: beyond, the answers are read again each time.  Records
- * delivered share what is held, so it is freed only with the source. */
+ * to Replay.hold bytes: beyond, the answers are read again each time.  The
+ * records are packed (record_pack) into a temporary file, as the engine
+ * spills a side, and read back in order: memory keeps a row's id. */
 typedef struct HeldRow {
-    const Record *rec;     /* NULL for a row the codec refused */
-    const char *id, *why;  /* the refused row's id and reason */
+    uint64_t off;          /* the packed record in the spill */
+    const char *id, *why;  /* the record's id; a refused row's id and reason */
+    int ok;                /* a record, not a row the codec refused */
 } HeldRow;
 
 typedef struct Held {
-    Arena a;
+    Arena a;               /* ids and reasons */
+    Spill sp;
+    Buf pack, got;
     HeldRow *rows;
     uint32_t n, cap;
     enum { HELD_NONE, HELD_FILLING, HELD_FULL, HELD_OFF } state;
@@ -500,9 +505,9 @@ typedef struct Deleted {
 } Deleted;
 
 /* How deliver() keeps a record that passes: a copy in the caller's arena
- * (unless the read decodes there); a copy of its head only, its fields
- * shared with the held answers; or as it is, built in the caller's arena. */
-enum Keep { KEEP_COPY, KEEP_HEAD, KEEP_AS_IS };
+ * (unless the read decodes there), or as it is, built in the caller's
+ * arena. */
+enum Keep { KEEP_COPY, KEEP_AS_IS };
 
 /* Records are decoded in a page's scratch arena; only those that pass
  * are copied out, so memory does not grow with the records a read skips. */
@@ -517,10 +522,7 @@ static void deliver(Scan *sc, Record *rec, enum Keep how) {
     if (sc->want && !sc->want(sc, rec)) return;
     if (rec->vm.modified != INT64_MIN && rec->vm.modified > sc->newest) sc->newest = rec->vm.modified;
     Record *keep = rec;
-    if (how == KEEP_HEAD) {
-        keep = arena_alloc(sc->dst, sizeof *keep);
-        *keep = *rec;
-    } else if (how == KEEP_COPY && !sc->direct) {
+    if (how == KEEP_COPY && !sc->direct) {
         keep = record_copy(sc->r->base.p, rec, sc->dst);
     }
     sc->out->record(sc->out->ctx, keep);
@@ -529,39 +531,45 @@ static void deliver(Scan *sc, Record *rec, enum Keep how) {
     if (!sc->direct && sc->out->page_end) sc->out->page_end(sc->out->ctx);
 }
 
-/* Keeps a row of the answers and returns the kept record; past the
- * source's budget, none of them. */
-static const Record *hold(Scan *sc, const Record *rec, const char *id, const char *why) {
+/* Keeps a row of the answers (a record, or a refused row's id and
+ * reason); past the source's budget, or where the spill fails, none of
+ * them: the answers are then read again each time. */
+static void hold(Scan *sc, const Record *rec, const char *id, const char *why) {
     Held *h = sc->fill;
-    if (h->a.total > sc->r->hold) {
-        /* kept till the source closes: records already delivered share it */
+    if (h->sp.size + h->a.total > sc->r->hold) {
         h->state = HELD_OFF;
         sc->fill = NULL;
-        return NULL;
+        return;
     }
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 1024;
         h->rows = realloc(h->rows, h->cap * sizeof *h->rows);
         if (!h->rows) abort();
     }
-    HeldRow *row = &h->rows[h->n++];
-    /* decoded into the held arena (read_pages), it is kept as it is */
-    row->rec = rec && sc->r->base.cx.a != &h->a ? record_copy(sc->r->base.p, rec, &h->a) : rec;
+    HeldRow *row = &h->rows[h->n];
+    memset(row, 0, sizeof *row);
+    if (rec) {
+        buf_reset(&h->pack);
+        record_pack(sc->r->base.p, rec, &h->pack);
+        if (spill_put(&h->sp, h->pack.p, (uint32_t)h->pack.n, &row->off) != 0) {
+            h->state = HELD_OFF;
+            sc->fill = NULL;
+            return;
+        }
+        row->ok = 1;
+        id = rec->vm.id;
+    }
     row->id = id ? arena_strdup(&h->a, id) : NULL;
     row->why = why ? arena_strdup(&h->a, why) : NULL;
-    return row->rec;
+    h->n++;
 }
 
-/* A record of the answers, laid under its effects and deletes.  A held
- * one (lasting) is a copy of the held record's head only: its fields, tags
- * and text stay where they are held, shared and never written; a record
- * an effect changes is copied whole first. */
-static void take(Scan *sc, Record *rec, int lasting) {
+/* A record of the answers (decoded, or read back from the held ones),
+ * laid under its effects and deletes. */
+static void take(Scan *sc, Record *rec) {
     if (rec->vm.id) {
         Effect *e = effect_of(sc->r, sc->object, rec->vm.id, 0);
         if (e) {
-            if (lasting) rec = record_copy(sc->r->base.p, rec, sc->tmp);
-            lasting = 0;
             overlay(sc->r, rec, e);
             e->seen = sc->gen;
         }
@@ -573,19 +581,14 @@ static void take(Scan *sc, Record *rec, int lasting) {
             if (d->when != INT64_MIN && (rec->vm.modified == INT64_MIN || rec->vm.modified < d->when)) rec->vm.modified = d->when;
         }
     }
-    deliver(sc, rec, lasting ? KEEP_HEAD : KEEP_COPY);
+    deliver(sc, rec, KEEP_COPY);
 }
 
 static void on_record(void *ctx, Record *rec) {
     Scan *sc = ctx;
     sc->rows++;
-    const Record *h = sc->fill ? hold(sc, rec, NULL, NULL) : NULL;
-    if (h) {
-        Record head = *h;
-        take(sc, &head, 1);
-    } else {
-        take(sc, rec, 0);
-    }
+    if (sc->fill) hold(sc, rec, NULL, NULL);
+    take(sc, rec);
 }
 
 static void on_bad(void *ctx, const char *id, const char *reason) {
@@ -742,9 +745,7 @@ static int read_pages(Scan *sc, Buf *err) {
         arena_reset(&page);
         sc->tmp = &page;
         sc->direct = direct;
-        /* a read that fills the held answers decodes into them: hold()
-         * then keeps the record where it is */
-        r->base.cx.a = sc->direct ? sc->dst : sc->fill ? &sc->fill->a : &page;
+        r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
             size_t n;
             uint32_t before = sc->rows;
@@ -801,22 +802,25 @@ static int read_pages(Scan *sc, Buf *err) {
 
 static int want_id(Scan *sc, const Record *rec);
 
-/* The held answers, as read_pages would give them. */
-static void read_held(Scan *sc, const Held *h) {
+/* The held answers, as read_pages would give them: 0, or -1 with err
+ * when the spill cannot be read back. */
+static int read_held(Scan *sc, Held *h, Buf *err) {
     Replay *r = sc->r;
     Arena one;
     arena_init(&one);
     r->base.cx.a = &one;
     sc->tmp = &one;
-    for (uint32_t i = 0; i < h->n; i++) {
+    spill_ahead(&h->sp, 1);
+    int rc = 0;
+    for (uint32_t i = 0; i < h->n && rc == 0; i++) {
         const HeldRow *row = &h->rows[i];
-        if (!row->rec) {
+        if (!row->ok) {
             on_bad(sc, row->id, row->why);
             continue;
         }
         /* a get passes over the rest by id, which no effect changes; what
          * on_record would mark met, it marks */
-        const char *id = row->rec->vm.id;
+        const char *id = row->id;
         if (sc->want == want_id && (!id || !symtab_get(&sc->ids, id))) {
             sc->rows++;
             if (!id) continue;
@@ -827,12 +831,22 @@ static void read_held(Scan *sc, const Held *h) {
             continue;
         }
         arena_reset(&one);
-        Record head = *row->rec;
-        sc->rows++;
-        take(sc, &head, 1);
+        Record rec;
+        if (spill_get(&h->sp, row->off, &h->got) != 0) {
+            buf_puts(err, spill_error(&h->sp));
+            rc = -1;
+        } else if (record_unpack(r->base.p, h->got.p, h->got.n, &one, &rec) != 0) {
+            buf_puts(err, "the temporary record file: a held record does not read back");
+            rc = -1;
+        } else {
+            sc->rows++;
+            take(sc, &rec);
+        }
     }
+    spill_ahead(&h->sp, 0);
     r->base.cx.a = sc->dst;
     arena_free(&one);
+    return rc;
 }
 
 /* Every record of the object: the answers, deletes listed apart, then
@@ -852,11 +866,14 @@ static int scan(Scan *sc, Buf *err) {
     Held *h = &r->held[sc->object];
     int rc = 0;
     if (h->state == HELD_FULL) {
-        read_held(sc, h);
+        rc = read_held(sc, h, err);
     } else {
         /* a read that decodes into the page's arena anyway keeps a copy */
         if (h->state == HELD_NONE && (sc->since != INT64_MIN || sc->want || !r->base.codec->scan_page)) {
             arena_init(&h->a);
+            spill_open(&h->sp);
+            buf_init(&h->pack);
+            buf_init(&h->got);
             h->state = HELD_FILLING;
             sc->fill = h;
         }
@@ -1188,8 +1205,14 @@ static void replay_close(Connector *s) {
     free(r->outbox);
     free(r->created);
     for (uint32_t i = 0; r->held && i < s->p->nobjects; i++) {
-        arena_free(&r->held[i].a);
-        free(r->held[i].rows);
+        Held *h = &r->held[i];
+        if (h->state != HELD_NONE) {
+            spill_close(&h->sp);
+            buf_free(&h->pack);
+            buf_free(&h->got);
+        }
+        arena_free(&h->a);
+        free(h->rows);
     }
     free(r->held);
     free(r->effects);
