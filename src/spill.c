@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SPILL_BUFFER = 256 * 1024, SPILL_NEAR = 4096 };
+enum { SPILL_BUFFER = 256 * 1024, SPILL_NEAR = 32 * 1024, SPILL_PEEK = 2048 };
 
 int spill_temp_fd(void) {
     const char *dir = getenv("TMPDIR");
@@ -126,7 +126,27 @@ static int read_at(Spill *s, uint64_t off, void *to, size_t n) {
 
 int spill_get(Spill *s, uint64_t off, Buf *out) {
     uint32_t n;
-    if (read_at(s, off, &n, sizeof n) != 0) return -1;
+    /* An entry alone in the file (not in the window nor the buffer): its
+     * length and, most often, all of it in one read. */
+    int alone = s->fd >= 0 && off + sizeof n <= s->flushed &&
+                !(s->rb.n && off >= s->rb_off && off + sizeof n <= s->rb_off + s->rb.n) &&
+                !(s->ahead && off >= s->last && off - s->last <= SPILL_NEAR);
+    if (alone) {
+        uint64_t have = s->flushed - off < SPILL_PEEK ? s->flushed - off : SPILL_PEEK;
+        buf_reset(out);
+        buf_reserve(out, (size_t)have);
+        if (pread_all(s, out->p, (size_t)have, off) != 0) return -1;
+        memcpy(&n, out->p, sizeof n);
+        if (sizeof n + (uint64_t)n <= have) {
+            memmove(out->p, out->p + sizeof n, n);
+            out->n = n;
+            out->p[n] = 0;
+            s->last = off + sizeof n + n;
+            return 0;
+        }
+    } else if (read_at(s, off, &n, sizeof n) != 0) {
+        return -1;
+    }
     buf_reset(out);
     buf_reserve(out, n);
     if (read_at(s, off + sizeof n, out->p, n) != 0) return -1;
