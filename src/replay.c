@@ -95,6 +95,7 @@ typedef struct Replay {
     char *outbox;          /* OUTBOX/<source>, NULL for a plan */
     int64_t now;
     Arena a;               /* effects */
+    Arena fa;              /* effect_fields' scratch record, reset each line */
     Symtab *effects;       /* per program object: id -> Effect */
     uint32_t neffects;
     Effect *first, *last;
@@ -186,10 +187,10 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
     const Program *p = r->base.p;
     if (js_peek(s) != J_OBJECT) return js_skip(s);
     if (js_enter(s, '{') != 0) return -1;
-    Arena ta;
-    arena_init(&ta);
+    Arena *ta = &r->fa;
+    arena_reset(ta);
     Record tmp;
-    record_init(p, o, &ta, &tmp);
+    record_init(p, o, ta, &tmp);
     EffVal *got = NULL;
     uint32_t ngot = 0, capgot = 0;
     Buf scratch, text, ignore;
@@ -231,13 +232,12 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
             record_set_field(p, &tmp, &r->a, fid, j, &ignore);
             cJSON_Delete(j);
         }
-        if (ngot == capgot) got = arena_grow(&ta, got, ngot, &capgot, 16, sizeof *got);
+        if (ngot == capgot) got = arena_grow(ta, got, ngot, &capgot, 16, sizeof *got);
         got[ngot].v = tmp.fields[fid];
         got[ngot].fid = (uint16_t)fid;
         got[ngot++].present = (tmp.present[fid / 64] & bit) != 0;
     }
     effect_merge(r, f, got, ngot);
-    arena_free(&ta);
     buf_free(&scratch);
     buf_free(&text);
     buf_free(&ignore);
@@ -1217,6 +1217,7 @@ static void replay_close(Connector *s) {
     free(r->held);
     free(r->effects);
     arena_free(&r->a);
+    arena_free(&r->fa);
     arena_free(&s->meta_arena);
     arena_free(&s->scratch_arena);
     free(r);
@@ -1262,6 +1263,7 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
     const PSetting *as = program_setting(p, program_source(p, name), "assignment_rules");
     s->cx.assign_leads = as && as->kind == SET_VALUE && p->consts[as->value].t == VT_BOOL && p->consts[as->value].u.b;
     arena_init(&r->a);
+    arena_init(&r->fa);
     r->effects = calloc(p->nobjects + 1, sizeof *r->effects);
     if (!r->effects) abort();
     for (uint32_t i = 0; i < p->nobjects; i++) symtab_init(&r->effects[i], &r->a);
