@@ -564,11 +564,14 @@ static const char *keep_str(Arena *a, const char *s) { return s ? arena_strdup(a
 
 /* Slot i's link, kept in the sync's arena. */
 static void rs_keep_link(SyncRun *R, uint32_t i, const Link *from) {
+    const Program *p = R->E->p;
     Link *l = arena_alloc(&R->a, sizeof *l);
     *l = *from;
-    l->sync = keep_str(&R->a, l->sync);
+    /* the names every link of the sync shares are not copied for each */
+    l->sync = l->sync && !strcmp(l->sync, R->name) ? R->name : keep_str(&R->a, l->sync);
     for (int k = 0; k < 2; k++) {
-        l->object[k] = keep_str(&R->a, l->object[k]);
+        const char *on = str(p, p->objects[R->s->side[k].object].name);
+        l->object[k] = l->object[k] && !strcmp(l->object[k], on) ? on : keep_str(&R->a, l->object[k]);
         l->rid[k] = keep_str(&R->a, l->rid[k]);
     }
     rs_ext(&R->rs, i)->link = l;

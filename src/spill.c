@@ -94,6 +94,16 @@ static int pread_all(Spill *s, void *to, size_t n, uint64_t off) {
     return 0;
 }
 
+/* Whether [off, off + n) is in the window. */
+static int in_window(const Spill *s, uint64_t off, size_t n) {
+    return s->rb.n && off >= s->rb_off && off + n <= s->rb_off + s->rb.n;
+}
+
+/* Whether a read at off fills the window: reading forward, near the last. */
+static int goes_ahead(const Spill *s, uint64_t off) {
+    return s->ahead && off >= s->last && off - s->last <= SPILL_NEAR;
+}
+
 static int read_at(Spill *s, uint64_t off, void *to, size_t n) {
     if (s->fd < 0 || off >= s->flushed) {
         const Buf *b = s->fd < 0 ? &s->mem : &s->wb;
@@ -107,11 +117,11 @@ static int read_at(Spill *s, uint64_t off, void *to, size_t n) {
     }
     /* an entry that starts in the file may end in the buffer */
     if (off + n > s->flushed && flush(s) != 0) return -1;
-    if (s->rb.n && off >= s->rb_off && off + n <= s->rb_off + s->rb.n) {
+    if (in_window(s, off, n)) {
         memcpy(to, s->rb.p + (off - s->rb_off), n);
         return 0;
     }
-    if (s->ahead && n <= SPILL_BUFFER && off >= s->last && off - s->last <= SPILL_NEAR) {
+    if (n <= SPILL_BUFFER && goes_ahead(s, off)) {
         uint64_t len = s->flushed - off < SPILL_BUFFER ? s->flushed - off : SPILL_BUFFER;
         buf_reset(&s->rb);
         buf_reserve(&s->rb, (size_t)len);
@@ -128,9 +138,7 @@ int spill_get(Spill *s, uint64_t off, Buf *out) {
     uint32_t n;
     /* An entry alone in the file (not in the window nor the buffer): its
      * length and, most often, all of it in one read. */
-    int alone = s->fd >= 0 && off + sizeof n <= s->flushed &&
-                !(s->rb.n && off >= s->rb_off && off + sizeof n <= s->rb_off + s->rb.n) &&
-                !(s->ahead && off >= s->last && off - s->last <= SPILL_NEAR);
+    int alone = s->fd >= 0 && off + sizeof n <= s->flushed && !in_window(s, off, sizeof n) && !goes_ahead(s, off);
     if (alone) {
         uint64_t have = s->flushed - off < SPILL_PEEK ? s->flushed - off : SPILL_PEEK;
         buf_reset(out);
@@ -146,6 +154,10 @@ int spill_get(Spill *s, uint64_t off, Buf *out) {
         }
     } else if (read_at(s, off, &n, sizeof n) != 0) {
         return -1;
+    }
+    if (off + sizeof n + (uint64_t)n > s->size) {
+        errno = EINVAL;
+        return fail(s, "an entry past its end");
     }
     buf_reset(out);
     buf_reserve(out, n);
