@@ -31,6 +31,10 @@ typedef struct ApplyResult {
     const char *id;        /* create: the new record's id */
     const char *error;     /* when not ok */
     const char *request;   /* what was sent (JSON), for the journal */
+    /* The record's change time after the write, as its system keeps it
+     * (ms); 0 when the answer does not say.  A record read again at that
+     * time is the write coming back (Link.written). */
+    int64_t modified;
 } ApplyResult;
 
 /* Where a read of changes starts, and where the next will: the time of

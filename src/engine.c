@@ -395,6 +395,16 @@ static int key_fn(void *ctx, const Record *r, Buf *out) {
     return 0;
 }
 
+/* A record read as a change whose change time is the one its system gave
+ * tandem's last write to it (Link.written) has not changed since: it is
+ * the write coming back, and there is nothing to decide (its partner is
+ * not even looked up).  The time is the system's own, compared with
+ * itself, never with tandem's clock. */
+static int echo_of_write(const Rec *x) {
+    return x->changed && x->linked && x->link.written[x->side] && !x->r->deleted &&
+           x->r->vm.modified == x->link.written[x->side];
+}
+
 /* ------------------------------------------------------------ the right side, spilled */
 
 /* Records read back before rs_release drops them, where a loop reads
@@ -643,6 +653,7 @@ static int rs_settle(SyncRun *R, Buf *err) {
             Rec *x = rs->pend[i];
             x->link = links[i];
             x->linked = found[i] || pending_link(E, R->name, 1, x->id, &x->link);
+            if (echo_of_write(x)) x->done = 1;
             x->key = key_of(R, x);
             buf_reset(&rs->pack);
             uint32_t kl = x->key ? (uint32_t)strlen(x->key) + 1 : 0;
@@ -670,7 +681,7 @@ static int rs_settle(SyncRun *R, Buf *err) {
             }
             s->ih = rhash(x->id);
             s->kh = x->key ? khash(x->key) : 0;
-            s->flags = (x->linked ? RF_LINKED : 0) | (x->changed ? RF_CHANGED : 0);
+            s->flags = (x->linked ? RF_LINKED : 0) | (x->changed ? RF_CHANGED : 0) | (x->done ? RF_DONE : 0);
             uint32_t at = rs->n++;
             if (x->linked) rs_keep_link(R, at, &x->link);
             table_put(rs->it, rs->tcap, s->ih, at + 1);
@@ -1620,6 +1631,20 @@ static int put_bases(SyncRun *R, int64_t link, Value *base[2], int account) {
     return rc;
 }
 
+/* The change times the systems gave the outcome's writes, per side of its
+ * link (Link.written): the newest of each side's that said one. */
+static int put_written(SyncRun *R, const Outcome *o, int64_t link, const ApplyResult *res) {
+    int64_t t[2] = {0, 0};
+    for (uint32_t c = o->first; c < o->first + o->n; c++) {
+        const ApplyResult *r = &res[c - R->part_first];
+        int k = R->E->pl->changes[c].side;
+        if (r->ok && r->modified > t[k]) t[k] = r->modified;
+    }
+    for (int k = 0; k < 2; k++)
+        if (t[k] && store_link_written(R->E->st, link, k, t[k]) != 0) return -1;
+    return 0;
+}
+
 static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
     Engine *E = R->E;
     const Program *p = E->p;
@@ -1683,6 +1708,7 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
             if (link > 0) {
                 if (put_bases(R, link, o->base, o->account) != 0) return -1;
                 if (o->n && store_link_synced(st, link, now) != 0) return -1;
+                if (put_written(R, o, link, res) != 0) return -1;
             }
             if (o->account) break;
             for (int k = 0; k < 2; k++)
@@ -1712,6 +1738,7 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
                 if (store_link_add(st, R->name, lo, l, ro, r, now, &link) != 0) return -1;
             }
             if (put_bases(R, link, o->base, o->account) != 0) return -1;
+            if (put_written(R, o, link, res) != 0) return -1;
             if (!failed && store_status_put(st, R->name, side, sobj, rid, "synced", NULL, now) != 0) return -1;
             if (store_queue_remove(st, R->name, side, rid) != 0) return -1;
             break;
@@ -2266,6 +2293,7 @@ static int index_recs(SyncRun *R, int k, uint32_t from, uint32_t to, int index, 
         Rec *x = R->recs[k][from + i];
         x->link = links[i];
         x->linked = found[i] || pending_link(R->E, R->name, k, x->id, &x->link);
+        if (echo_of_write(x)) x->done = 1;
     }
     free(ids);
     free(links);

@@ -1182,6 +1182,13 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         cJSON_Delete(e);
         out->ok = 1;
         out->id = id;
+        /* Read again, the record shows the write's time as its change
+         * time (overlay): to the millisecond where the object's change
+         * time is a date-time; a date would also cover later edits. */
+        const PObject *po = &p->objects[c->object];
+        if (c->kind != CH_DELETE && po->modified >= 0 &&
+            p->fields[po->first_field + (uint32_t)po->modified].type == TY_DATETIME)
+            out->modified = r->now;
     }
     /* Requests first: an effect is only ever recorded for a request sent. */
     int rc = 0;

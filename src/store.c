@@ -89,6 +89,11 @@ static const char *const migrations[] = {
      * incremental run of a million leads rewrote most of its pages) */
     "DROP INDEX IF EXISTS record_status_by;"
     "CREATE INDEX record_status_waiting ON record_status(sync, at, id) WHERE status = 'waiting';",
+    /* 4: the change time each side's system gave tandem's last write to
+     * the pair (0: not known), so a record read again at that time is the
+     * write coming back, not a change (docs/state.md) */
+    "ALTER TABLE links ADD COLUMN left_written INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE links ADD COLUMN right_written INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum { NSTMT = 64 };
@@ -307,7 +312,7 @@ int store_rollback(Store *s) {
 
 /* ------------------------------------------------------------- links */
 
-#define LINK_COLS "id, sync, left_object, left_id, right_object, right_id, left_deleted, right_deleted, created, synced"
+#define LINK_COLS "id, sync, left_object, left_id, right_object, right_id, left_deleted, right_deleted, created, synced, left_written, right_written"
 
 static void read_link(sqlite3_stmt *st, Arena *a, Link *l) {
     l->id = sqlite3_column_int64(st, 0);
@@ -320,6 +325,8 @@ static void read_link(sqlite3_stmt *st, Arena *a, Link *l) {
     l->deleted[1] = sqlite3_column_int64(st, 7);
     l->created = sqlite3_column_int64(st, 8);
     l->synced = sqlite3_column_int64(st, 9);
+    l->written[0] = sqlite3_column_int64(st, 10);
+    l->written[1] = sqlite3_column_int64(st, 11);
 }
 
 /* Whether the links table is empty, asked once (-1 error). */
@@ -372,10 +379,10 @@ int store_links_find(Store *s, const char *sync, int side, const char *const *id
      * id's place in the list */
     static const char *const sql[2] = {
         "SELECT l.id, l.sync, l.left_object, l.left_id, l.right_object, l.right_id, l.left_deleted, l.right_deleted,"
-        " l.created, l.synced, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
+        " l.created, l.synced, l.left_written, l.right_written, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
         " ON l.sync = ?1 AND l.left_id = j.value",
         "SELECT l.id, l.sync, l.left_object, l.left_id, l.right_object, l.right_id, l.left_deleted, l.right_deleted,"
-        " l.created, l.synced, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
+        " l.created, l.synced, l.left_written, l.right_written, j.key FROM json_each(?2) AS j CROSS JOIN links AS l"
         " ON l.sync = ?1 AND l.right_id = j.value",
     };
     sqlite3_stmt *st = query(s, sql[side & 1], "ss", sync, buf_str(&list));
@@ -385,7 +392,7 @@ int store_links_find(Store *s, const char *sync, int side, const char *const *id
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t i = sqlite3_column_int64(st, 10);
+        int64_t i = sqlite3_column_int64(st, 12);
         if (i < 0 || (uint64_t)i >= n || found[i]) continue;
         read_link(st, a, &out[i]);
         found[i] = 1;
@@ -419,6 +426,14 @@ int store_link_deleted(Store *s, int64_t link, int side, int64_t at) {
     static const char *const sql[2] = {
         "UPDATE links SET left_deleted = ?2 WHERE id = ?1",
         "UPDATE links SET right_deleted = ?2 WHERE id = ?1",
+    };
+    return exec(s, sql[side & 1], "ii", link, at);
+}
+
+int store_link_written(Store *s, int64_t link, int side, int64_t at) {
+    static const char *const sql[2] = {
+        "UPDATE links SET left_written = ?2 WHERE id = ?1 AND left_written <> ?2",
+        "UPDATE links SET right_written = ?2 WHERE id = ?1 AND right_written <> ?2",
     };
     return exec(s, sql[side & 1], "ii", link, at);
 }

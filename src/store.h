@@ -49,6 +49,7 @@ typedef struct Link {
     const char *rid[2];     /* record id of each side */
     int64_t deleted[2];     /* when each side was seen deleted; 0 when it was not */
     int64_t created, synced;/* when linked; when last synced */
+    int64_t written[2];     /* the change time each side's system gave tandem's last write (ms); 0 not known */
 } Link;
 
 /* The link of sync whose side holds id.  1 found, 0 not, -1 error. */
@@ -65,6 +66,8 @@ int store_link_move(Store *s, int64_t link, const char *sync, int side, const ch
 /* Marks side deleted at `at` (0 clears it: the record came back). */
 int store_link_deleted(Store *s, int64_t link, int side, int64_t at);
 int store_link_synced(Store *s, int64_t link, int64_t at);
+/* The change time side's system gave tandem's write to the pair (Link.written). */
+int store_link_written(Store *s, int64_t link, int side, int64_t at);
 /* Forgets a link and its base values. */
 int store_link_drop(Store *s, int64_t link);
 /* Every link of a sync, in id order; each() returns non-zero to stop. */

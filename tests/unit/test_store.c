@@ -42,7 +42,7 @@ static void test_open(void) {
     if (!s) return;
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-    CHECK(store_version(s) == 3);
+    CHECK(store_version(s) == 4);
     store_close(s);
 
     /* The waiting records are found through their own small index; the
@@ -122,6 +122,8 @@ static void test_migrate_bases(void) {
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
                        "DROP TABLE bases;"
+                       "ALTER TABLE links DROP COLUMN left_written;"
+                       "ALTER TABLE links DROP COLUMN right_written;"
                        "DROP INDEX record_status_waiting;"
                        "CREATE INDEX record_status_by ON record_status(sync, status, at);"
                        "INSERT INTO record_status VALUES ('leads', 0, 'Lead', '00Q1', 'waiting', 'no e-mail', 5);"
@@ -151,8 +153,14 @@ static void test_migrate_bases(void) {
         buf_free(&err);
         return;
     }
-    CHECK(store_version(s) == 3);
+    CHECK(store_version(s) == 4);
     CHECK(store_waiting_count(s, "leads") == 1);
+    /* schema 4: a link of before knows no write's change time */
+    Link wl;
+    Arena wa;
+    arena_init(&wa);
+    CHECK(store_link_find(s, "leads", 1, "9", &wa, &wl) == 1 && wl.written[0] == 0 && wl.written[1] == 0);
+    arena_free(&wa);
     Arena a;
     arena_init(&a);
     const char *v;
@@ -189,6 +197,15 @@ static void test_links(void) {
     CHECK_STR(l.rid[0], "00Q1");
     CHECK_STR(l.object[0], "Lead");
     CHECK(l.deleted[0] == 0 && l.created == 1000);
+    CHECK(l.written[0] == 0 && l.written[1] == 0);
+    /* the change time a system gave a write, per side, read back alike
+     * by one id and by a batch */
+    CHECK(store_link_written(s, id, 1, 1234567) == 0);
+    CHECK(store_link_find(s, "leads", 1, "7", &a, &l) == 1 && l.written[1] == 1234567 && l.written[0] == 0);
+    const char *one[1] = {"00Q1"};
+    Link lw;
+    uint8_t fw;
+    CHECK(store_links_find(s, "leads", 0, one, 1, &a, &lw, &fw) == 0 && fw && lw.written[1] == 1234567);
     CHECK(store_link_find(s, "leads", 0, "7", &a, &l) == 0);
     CHECK(store_link_find(s, "contacts", 1, "7", &a, &l) == 0);
 
