@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "live.h"
+#include "types.h"
 
 enum { AC_PAGE = 100, AC_IDS = 100, AC_FIND_ONE_BY_ONE = 20 };
 
@@ -284,6 +285,23 @@ static const char *ac_ensure(void *ctx, MetaKind kind, const char *name) {
     return id;
 }
 
+/* The record's change time after the write, where an answer carries the
+ * record ({"contact": {..., "udate": ...}}): the latest of the change's
+ * requests (ApplyResult.modified).  An answer about something else (a
+ * field value, a tagging) leaves it; a later one that bumps the record
+ * without saying so only makes the next read a change again. */
+static void written_at(Connector *c, const Change *ch, const cJSON *answer, ApplyResult *out) {
+    const Program *p = c->p;
+    if (ch->kind == CH_DELETE || ch->object >= p->nobjects) return;
+    const PObject *o = &p->objects[ch->object];
+    if (o->modified < 0 || p->fields[o->first_field + (uint32_t)o->modified].type != TY_DATETIME) return;
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(answer, program_str(p, o->name));
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, program_str(p, p->fields[o->first_field + (uint32_t)o->modified].name));
+    int64_t ms;
+    if (cJSON_IsString(t) && parse_datetime(t->valuestring, strlen(t->valuestring), &ms) == 0 && ms > out->modified)
+        out->modified = ms;
+}
+
 /* Sends the requests of one change (their strings in the change's arena
  * scratch); 1 when the source failed (stop), 0 otherwise with the outcome in
  * out. */
@@ -328,6 +346,7 @@ static int ac_send(Ac *A, Arena *scratch, const Change *ch, const RequestList *r
             buf_free(&id);
             buf_free(&why);
         }
+        if (!stop && !out->error && r.status < 300) written_at(c, ch, a, out);
         cJSON_Delete(a);
         buf_free(&perr);
         http_response_free(&r);

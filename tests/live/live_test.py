@@ -626,9 +626,42 @@ def gr_import_count(tmp):
         emu.stop()
 
 
+ECHO_RULES = COUNT_RULES.replace("sync people: sf.Lead <- ac.contact {", "sync people: sf.Lead -> ac.contact {").replace(
+    '    new in sf become Lead with Company = "[not provided]", LeadSource = "ActiveCampaign"\n', "")
+
+
+def echo_count(tmp):
+    """50 leads become ActiveCampaign contacts; the next run reads them back
+    as changes (dated at the write), and since each answer to a write gave
+    the contact's udate, it passes them over: no Salesforce lookup of their
+    leads, nothing to do (docs/state.md)."""
+    n = 50
+    seed = {"salesforce": {"Lead": [
+        {"Id": "00Q%012dAAA" % i, "FirstName": "Ec", "LastName": "Ho%d" % i, "Company": "Acme",
+         "Email": "echo%02d@example.org" % i, "SystemModstamp": "2026-10-01T00:00:00.000+0000"} for i in range(n)]}}
+    emu = harness.Emulator(seed, tmp)
+    try:
+        rules = harness.write_rules(tmp, "echo", ECHO_RULES)
+        state = os.path.join(tmp, "state.db")
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == n, "first run: exit %d, applied %d: %s" % (rc, applied(out), err))
+        before = len([e for e in emu.log() if e["system"] == "sf"])
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 0 and "(read 0 and %d)" % n in out,
+              "second run: exit %d, applied %d: %s%s" % (rc, applied(out), out[-400:], err))
+        sf = [e for e in emu.log() if e["system"] == "sf"][before:]
+        # a token, the changes (queryAll): no query for the leads by id
+        lookups = [e for e in sf if e["path"].endswith("/query")]
+        check(not lookups and len(sf) == 2, "the second run made %d Salesforce requests, %d of them lookups"
+              % (len(sf), len(lookups)))
+    finally:
+        emu.stop()
+
+
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
-         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count]
+         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count,
+         echo_count]
 
 
 def main():
