@@ -36,7 +36,6 @@ struct Rec {
     uint8_t done;          /* decided */
     uint8_t linked;        /* has a link in this sync */
     uint8_t unselected;    /* done: its side's selection rejects it */
-    uint32_t slot;         /* a spilled right record read back: 1 + its RSide slot; else 0 */
     const char *id;
     const char *key;       /* match key, NULL for none */
     Link link;
@@ -79,7 +78,7 @@ enum {
 typedef struct RSlot {
     uint64_t kh;           /* 64-bit hash of the match key (0: none) */
     uint64_t off;          /* in the spill */
-    uint32_t ih;           /* hash of the id */
+    uint32_t ih;           /* hash of the id (khash's low half) */
     uint32_t flags;        /* RF_* */
 } RSlot;
 
@@ -411,11 +410,6 @@ static int echo_of_write(const Rec *x) {
  * back many (the right side's own decisions). */
 enum { RS_CHUNK = 1024 };
 
-static uint32_t rhash(const char *s) {
-    uint32_t h = hash_str(s, strlen(s));
-    return h ? h : 1;
-}
-
 /* Match keys are told apart by a 64-bit hash (FNV-1a) where only whether
  * a right record has the key matters (a left record's claim, a partner to
  * fetch, the first record of a key): two keys of a run share one with a
@@ -557,7 +551,6 @@ static Rec *rs_load(SyncRun *R, uint32_t i) {
     Rec *x = arena_alloc(&rs->mat, sizeof *x);
     x->r = r;
     x->side = 1;
-    x->slot = i + 1;
     x->id = r->vm.id;
     x->key = kl ? arena_strndup(&rs->mat, rs->get.p + sizeof kl, kl - 1) : NULL;
     x->done = (s->flags & RF_DONE) != 0;
@@ -611,7 +604,8 @@ static void rs_release(SyncRun *R) {
 static Rec *rs_find(SyncRun *R, const char *text, int by_key) {
     RSide *rs = &R->rs;
     if (!rs->tcap || !text) return NULL;
-    uint64_t h = by_key ? khash(text) : rhash(text);
+    /* an id's hash is khash's low half (RSlot.ih) */
+    uint64_t h = by_key ? khash(text) : (uint32_t)khash(text);
     uint32_t *t = by_key ? rs->kt : rs->it;
     for (uint32_t i = (uint32_t)h & (rs->tcap - 1); t[i]; i = (i + 1) & (rs->tcap - 1)) {
         const RSlot *s = &rs->slot[t[i] - 1];
@@ -679,7 +673,7 @@ static int rs_settle(SyncRun *R, Buf *err) {
                 rc = -1;
                 break;
             }
-            s->ih = rhash(x->id);
+            s->ih = (uint32_t)khash(x->id);
             s->kh = x->key ? khash(x->key) : 0;
             s->flags = (x->linked ? RF_LINKED : 0) | (x->changed ? RF_CHANGED : 0) | (x->done ? RF_DONE : 0);
             uint32_t at = rs->n++;
