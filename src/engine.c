@@ -1600,12 +1600,11 @@ static int audit(SyncRun *R, const Change *c, const char *id) {
     return rc;
 }
 
-/* A pair's bases, one row: {"map key": [left, right], ...} (docs/state.md). */
-static int put_bases(SyncRun *R, int64_t link, Value *base[2], int account) {
+/* A pair's bases as its link keeps them: {"map key": [left, right], ...}
+ * (docs/state.md); b stays empty when the pair has none. */
+static void bases_text(SyncRun *R, Value *const base[2], int account, Buf *b) {
     const Program *p = R->E->p;
-    if (!base[0] && !base[1]) return 0;
-    Buf t, *b = &t;
-    buf_init(b);
+    if (!base[0] && !base[1]) return;
     buf_putc(b, '{');
     for (uint32_t m = 0; m < R->s->nmaps; m++) {
         const PMap *pm = &p->maps[R->s->first_map + m];
@@ -1620,23 +1619,39 @@ static int put_bases(SyncRun *R, int64_t link, Value *base[2], int account) {
         buf_putc(b, ']');
     }
     buf_putc(b, '}');
-    int rc = store_bases_put(R->E->st, link, buf_str(b));
-    buf_free(b);
-    return rc;
 }
 
-/* The change times the systems gave the outcome's writes, per side of its
- * link (Link.written): the newest of each side's that said one. */
-static int put_written(SyncRun *R, const Outcome *o, int64_t link, const ApplyResult *res) {
-    int64_t t[2] = {0, 0};
+/* What syncing the pair changed, for its link's row: its bases (text in
+ * b), when it was synced (if it sent anything) and the change times the
+ * systems gave the outcome's writes (Link.written: the newest of each
+ * side's that said one). */
+static LinkSync pair_sync(SyncRun *R, const Outcome *o, int64_t synced, const ApplyResult *res, Buf *b) {
+    LinkSync ls = {NULL, synced, {0, 0}};
     for (uint32_t c = o->first; c < o->first + o->n; c++) {
         const ApplyResult *r = &res[c - R->part_first];
         int k = R->E->pl->changes[c].side;
-        if (r->ok && r->modified > t[k]) t[k] = r->modified;
+        if (r->ok && r->modified > ls.written[k]) ls.written[k] = r->modified;
     }
-    for (int k = 0; k < 2; k++)
-        if (t[k] && store_link_written(R->E->st, link, k, t[k]) != 0) return -1;
-    return 0;
+    bases_text(R, o->base, o->account, b);
+    if (b->n) ls.base = buf_str(b);
+    return ls;
+}
+
+/* The pair's link, made (link 0) with what its sync left, or brought up
+ * to it in one write; *link is the link's id. */
+static int put_pair(SyncRun *R, const Outcome *o, int64_t *link, const char *sync, const char *const obj[2],
+                    const char *const id[2], int64_t synced, const ApplyResult *res) {
+    Store *st = R->E->st;
+    Buf b;
+    buf_init(&b);
+    LinkSync ls = pair_sync(R, o, synced, res, &b);
+    int rc = 0;
+    if (*link == 0)
+        rc = store_link_add(st, sync, obj[0], id[0], obj[1], id[1], R->E->o->now, &ls, link);
+    else if (*link > 0)
+        rc = store_link_sync(st, *link, &ls);
+    buf_free(&b);
+    return rc;
 }
 
 static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
@@ -1683,27 +1698,22 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
         if (failed_write && o->kind == OUT_PAIR) {
             if (o->link == 0 && o->id[0] && o->id[1] &&
                 store_link_add(st, R->name, str(p, p->objects[s->side[0].object].name), o->id[0],
-                               str(p, p->objects[s->side[1].object].name), o->id[1], now, NULL) != 0) return -1;
+                               str(p, p->objects[s->side[1].object].name), o->id[1], now, NULL, NULL) != 0) return -1;
             continue;
         }
         switch (o->kind) {
         case OUT_PAIR: {
             int64_t link = o->link;
             /* accounts (B09) are linked apart from the people */
-            const char *ls = o->account ? R->account_sync : R->name;
             uint32_t obj[2] = {s->side[0].object, s->side[1].object};
             if (o->account) {
                 obj[0] = (uint32_t)s->side[0].account;
                 obj[1] = (uint32_t)s->side[1].account;
             }
-            if (link == 0 && store_link_add(st, ls, str(p, p->objects[obj[0]].name), o->id[0],
-                                            str(p, p->objects[obj[1]].name), o->id[1], now, &link) != 0)
+            const char *oname[2] = {str(p, p->objects[obj[0]].name), str(p, p->objects[obj[1]].name)};
+            const char *oid[2] = {o->id[0], o->id[1]};
+            if (put_pair(R, o, &link, o->account ? R->account_sync : R->name, oname, oid, o->n ? now : 0, res) != 0)
                 return -1;
-            if (link > 0) {
-                if (put_bases(R, link, o->base, o->account) != 0) return -1;
-                if (o->n && store_link_synced(st, link, now) != 0) return -1;
-                if (put_written(R, o, link, res) != 0) return -1;
-            }
             if (o->account) break;
             for (int k = 0; k < 2; k++)
                 if (!failed && o->id[k] &&
@@ -1727,12 +1737,11 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
             if (o->kind == OUT_RESURRECT && link > 0) {
                 if (store_link_move(st, link, R->name, t, tobj, nid) != 0) return -1;
             } else {
-                const char *l = t ? rid : nid, *r = t ? nid : rid;
-                const char *lo = t ? sobj : tobj, *ro = t ? tobj : sobj;
-                if (store_link_add(st, R->name, lo, l, ro, r, now, &link) != 0) return -1;
+                link = 0;
             }
-            if (put_bases(R, link, o->base, o->account) != 0) return -1;
-            if (put_written(R, o, link, res) != 0) return -1;
+            const char *oname[2] = {t ? sobj : tobj, t ? tobj : sobj};
+            const char *oid[2] = {t ? rid : nid, t ? nid : rid};
+            if (put_pair(R, o, &link, R->name, oname, oid, 0, res) != 0) return -1;
             if (!failed && store_status_put(st, R->name, side, sobj, rid, "synced", NULL, now) != 0) return -1;
             if (store_queue_remove(st, R->name, side, rid) != 0) return -1;
             break;
@@ -2745,7 +2754,7 @@ static int settle(void *ctx, const Intent *in) {
                         find_link(E, in->sync, 1 - t, in->partner, &R.a, &l) == 0) {
                         const char *lid = t ? in->partner : x->id, *rid = t ? x->id : in->partner;
                         if (store_link_add(E->st, in->sync, str(p, p->objects[s->side[0].object].name), lid,
-                                           str(p, p->objects[s->side[1].object].name), rid, E->o->now, NULL) != 0)
+                                           str(p, p->objects[s->side[1].object].name), rid, E->o->now, NULL, NULL) != 0)
                             pd->rc = -1;
                     }
                 }

@@ -94,6 +94,13 @@ static const char *const migrations[] = {
      * write coming back, not a change (docs/state.md) */
     "ALTER TABLE links ADD COLUMN left_written INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE links ADD COLUMN right_written INTEGER NOT NULL DEFAULT 0;",
+    /* 5: a pair's base values in its link's row (NULL: none yet).  A run
+     * that synced a pair rewrote two pages for it, the link's times and
+     * its bases; an hourly run of a million pairs spent a sixth of its
+     * time writing them back (docs/performance.md) */
+    "ALTER TABLE links ADD COLUMN base TEXT;"
+    "UPDATE links SET base = (SELECT value FROM bases WHERE bases.link = links.id);"
+    "DROP TABLE bases;",
 };
 
 enum { NSTMT = 64 };
@@ -403,11 +410,15 @@ int store_links_find(Store *s, const char *sync, int side, const char *const *id
 }
 
 int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
-                   int64_t at, int64_t *id) {
+                   int64_t at, const LinkSync *with, int64_t *id) {
+    static const LinkSync none = {NULL, 0, {0, 0}};
+    if (!with) with = &none;
+    /* made whole at once: a row that grew after its insert would split
+     * pages that a first sync fills in order */
     if (exec(s,
-             "INSERT INTO links (sync, left_object, left_id, right_object, right_id, created, synced) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-             "sssssi", sync, lobj, lid, robj, rid, at) != 0)
+             "INSERT INTO links (sync, left_object, left_id, right_object, right_id, created, synced,"
+             " left_written, right_written, base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
+             "sssssiiis", sync, lobj, lid, robj, rid, at, with->written[0], with->written[1], with->base) != 0)
         return -1;
     s->no_links = 0;
     if (id) *id = sqlite3_last_insert_rowid(s->db);
@@ -430,16 +441,21 @@ int store_link_deleted(Store *s, int64_t link, int side, int64_t at) {
     return exec(s, sql[side & 1], "ii", link, at);
 }
 
-int store_link_written(Store *s, int64_t link, int side, int64_t at) {
-    static const char *const sql[2] = {
-        "UPDATE links SET left_written = ?2 WHERE id = ?1 AND left_written <> ?2",
-        "UPDATE links SET right_written = ?2 WHERE id = ?1 AND right_written <> ?2",
-    };
-    return exec(s, sql[side & 1], "ii", link, at);
-}
 
-int store_link_synced(Store *s, int64_t link, int64_t at) {
-    return exec(s, "UPDATE links SET synced = ?2 WHERE id = ?1", "ii", link, at);
+/* One statement for what a synced pair changed; a row found as it was is
+ * left alone, so a run's writes follow what changed, not what was read. */
+int store_link_sync(Store *s, int64_t link, const LinkSync *with) {
+    const char *base = with->base;
+    int64_t synced = with->synced, w0 = with->written[0], w1 = with->written[1];
+    if (!base && !synced && !w0 && !w1) return 0;
+    return exec(s,
+                "UPDATE links SET base = coalesce(?2, base),"
+                " synced = CASE WHEN ?3 <> 0 THEN ?3 ELSE synced END,"
+                " left_written = CASE WHEN ?4 <> 0 THEN ?4 ELSE left_written END,"
+                " right_written = CASE WHEN ?5 <> 0 THEN ?5 ELSE right_written END"
+                " WHERE id = ?1 AND (base IS NOT coalesce(?2, base) OR (?3 <> 0 AND synced <> ?3)"
+                " OR (?4 <> 0 AND left_written <> ?4) OR (?5 <> 0 AND right_written <> ?5))",
+                "isiii", link, base, synced, w0, w1);
 }
 
 int store_link_drop(Store *s, int64_t link) {
@@ -477,11 +493,11 @@ int64_t store_link_count(Store *s, const char *sync) {
 /* ------------------------------------------------------------- bases */
 
 int store_bases_get(Store *s, int64_t link, Arena *a, const char **json) {
-    sqlite3_stmt *st = query(s, "SELECT value FROM bases WHERE link = ?1", "i", link);
+    sqlite3_stmt *st = query(s, "SELECT base FROM links WHERE id = ?1", "i", link);
     if (!st) return -1;
     int rc = sqlite3_step(st), found = 0;
     *json = NULL;
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *json = col_text(st, 0, a);
         found = 1;
     }
@@ -490,14 +506,6 @@ int store_bases_get(Store *s, int64_t link, Arena *a, const char **json) {
     return found;
 }
 
-/* A pair found as it was leaves its page alone: a run's writes then
- * follow what changed, not what was read. */
-int store_bases_put(Store *s, int64_t link, const char *json) {
-    return exec(s,
-                "INSERT INTO bases (link, value) VALUES (?1, ?2) "
-                "ON CONFLICT (link) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
-                "is", link, json);
-}
 
 /* ------------------------------------------------------------- cursors */
 

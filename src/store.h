@@ -58,28 +58,38 @@ int store_link_find(Store *s, const char *sync, int side, const char *id, Arena 
  * filled.  0, or -1 on error. */
 int store_links_find(Store *s, const char *sync, int side, const char *const *ids, uint32_t n, Arena *a, Link *out,
                      uint8_t *found);
-/* A new link; its id in *id. */
+/* What a pair's sync leaves on its link: its base values (below; NULL
+ * none, or keep them), when it was synced (0 keep) and the change time
+ * each side's system gave tandem's write (Link.written; 0 keep). */
+typedef struct LinkSync {
+    const char *base;
+    int64_t synced;
+    int64_t written[2];
+} LinkSync;
+
+/* A new link made at `at`, with what its sync left (NULL: nothing yet);
+ * its id in *id. */
 int store_link_add(Store *s, const char *sync, const char *lobj, const char *lid, const char *robj, const char *rid,
-                   int64_t at, int64_t *id);
+                   int64_t at, const LinkSync *with, int64_t *id);
 /* Moves a link (B17): to another sync, with a new object and id on side. */
 int store_link_move(Store *s, int64_t link, const char *sync, int side, const char *object, const char *id);
 /* Marks side deleted at `at` (0 clears it: the record came back). */
 int store_link_deleted(Store *s, int64_t link, int side, int64_t at);
-int store_link_synced(Store *s, int64_t link, int64_t at);
-/* The change time side's system gave tandem's write to the pair (Link.written). */
-int store_link_written(Store *s, int64_t link, int side, int64_t at);
+/* What syncing the pair changed, in one write; a row found as it was is
+ * left alone. */
+int store_link_sync(Store *s, int64_t link, const LinkSync *with);
 /* Forgets a link and its base values. */
 int store_link_drop(Store *s, int64_t link);
 /* Every link of a sync, in id order; each() returns non-zero to stop. */
 int store_links_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Link *l));
 int64_t store_link_count(Store *s, const char *sync);
 
-/* ---- base values: per link, one JSON object naming each map by its key,
- * {"Email <-> email": [left, right], ...}; the engine writes and reads it
- * whole.  get: 1 with the text in *json, 0 when the link has none. */
+/* ---- base values: in the link's row, one JSON object naming each map by
+ * its key, {"Email <-> email": [left, right], ...}; the engine writes
+ * (store_link_sync) and reads it whole.  1 with the text in *json, 0 when
+ * the link has none. */
 
 int store_bases_get(Store *s, int64_t link, Arena *a, const char **json);
-int store_bases_put(Store *s, int64_t link, const char *json);
 
 /* ---- cursors: how far each source's object has been read */
 

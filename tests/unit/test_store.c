@@ -42,7 +42,7 @@ static void test_open(void) {
     if (!s) return;
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-    CHECK(store_version(s) == 4);
+    CHECK(store_version(s) == 5);
     store_close(s);
 
     /* The waiting records are found through their own small index; the
@@ -121,7 +121,7 @@ static void test_migrate_bases(void) {
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
-                       "DROP TABLE bases;"
+                       "ALTER TABLE links DROP COLUMN base;"
                        "ALTER TABLE links DROP COLUMN left_written;"
                        "ALTER TABLE links DROP COLUMN right_written;"
                        "DROP INDEX record_status_waiting;"
@@ -153,7 +153,7 @@ static void test_migrate_bases(void) {
         buf_free(&err);
         return;
     }
-    CHECK(store_version(s) == 4);
+    CHECK(store_version(s) == 5);
     CHECK(store_waiting_count(s, "leads") == 1);
     /* schema 4: a link of before knows no write's change time */
     Link wl;
@@ -185,10 +185,10 @@ static void test_links(void) {
     arena_init(&a);
     int64_t id = 0, id2 = 0;
     CHECK(store_begin(s) == 0);
-    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "7", 1000, &id) == 0);
-    CHECK(store_link_add(s, "leads", "Lead", "00Q2", "contact", "8", 1000, &id2) == 0);
+    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "7", 1000, NULL, &id) == 0);
+    CHECK(store_link_add(s, "leads", "Lead", "00Q2", "contact", "8", 1000, NULL, &id2) == 0);
     /* one record links once per sync */
-    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "9", 1000, NULL) == -1);
+    CHECK(store_link_add(s, "leads", "Lead", "00Q1", "contact", "9", 1000, NULL, NULL) == -1);
     CHECK(strstr(store_error(s), "UNIQUE") != NULL);
     CHECK(store_commit(s) == 0);
 
@@ -200,7 +200,8 @@ static void test_links(void) {
     CHECK(l.written[0] == 0 && l.written[1] == 0);
     /* the change time a system gave a write, per side, read back alike
      * by one id and by a batch */
-    CHECK(store_link_written(s, id, 1, 1234567) == 0);
+    const LinkSync w = {NULL, 0, {0, 1234567}};
+    CHECK(store_link_sync(s, id, &w) == 0);
     CHECK(store_link_find(s, "leads", 1, "7", &a, &l) == 1 && l.written[1] == 1234567 && l.written[0] == 0);
     const char *one[1] = {"00Q1"};
     Link lw;
@@ -223,12 +224,30 @@ static void test_links(void) {
     CHECK(store_links_find(s, "leads", 0, ids + 5, 1, &a, ls, found) == 0 && found[0] && ls[0].id == id);
     CHECK(store_links_find(s, "contacts", 1, ids, 6, &a, ls, found) == 0 && !found[0] && !found[2]);
 
-    CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Lee\"]}") == 0);
-    CHECK(store_bases_put(s, id, "{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}") == 0);
+    const LinkSync b1 = {"{\"LastName <-> lastName\": [\"Lee\", \"Lee\"]}", 0, {0, 0}};
+    const LinkSync b2 = {"{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}", 2000, {0, 0}};
+    const LinkSync keep = {NULL, 0, {0, 0}}, later = {NULL, 3000, {0, 0}};
+    CHECK(store_link_sync(s, id, &b1) == 0);
+    CHECK(store_link_sync(s, id, &b2) == 0);
     const char *v;
     CHECK(store_bases_get(s, id, &a, &v) == 1);
     CHECK_STR(v, "{\"LastName <-> lastName\": [\"Lee\", \"Li\"]}");
     CHECK(store_bases_get(s, id2, &a, &v) == 0 && v == NULL);
+    /* the times and bases written at once; what is kept (NULL, 0) stays */
+    CHECK(store_link_find(s, "leads", 0, "00Q1", &a, &l) == 1 && l.synced == 2000 && l.written[1] == 1234567);
+    CHECK(store_link_sync(s, id, &keep) == 0);
+    CHECK(store_link_sync(s, id, &later) == 0);
+    CHECK(store_bases_get(s, id, &a, &v) == 1 && strstr(v, "Li") != NULL);
+    CHECK(store_link_find(s, "leads", 0, "00Q1", &a, &l) == 1 && l.synced == 3000 && l.written[1] == 1234567);
+    /* a link made whole at once, bases and a write's change time */
+    int64_t id3 = 0;
+    const LinkSync made = {"{\"Phone <-> phone\": [\"1\", \"1\"]}", 5, {77, 0}};
+    CHECK(store_link_add(s, "leads", "Lead", "00Q9", "contact", "99", 1000, &made, &id3) == 0);
+    CHECK(store_link_find(s, "leads", 0, "00Q9", &a, &l) == 1 && l.written[0] == 77 && l.written[1] == 0);
+    CHECK(l.synced == 1000 && l.created == 1000);
+    CHECK(store_bases_get(s, id3, &a, &v) == 1);
+    CHECK_STR(v, made.base);
+    CHECK(store_link_drop(s, id3) == 0);
 
     /* B17: the link moves to the contact the lead became, base and all */
     CHECK(store_link_move(s, id, "contacts", 0, "Contact", "0031") == 0);
@@ -257,7 +276,7 @@ static void test_links(void) {
     arena_init(&a);
     CHECK(s && store_link_find(s, "leads", 0, "00Q2", &a, &l) == 1);
     /* and a read-only store refuses to write */
-    CHECK(s && store_link_add(s, "leads", "Lead", "00Q3", "contact", "10", 1, NULL) == -1);
+    CHECK(s && store_link_add(s, "leads", "Lead", "00Q3", "contact", "10", 1, NULL, NULL) == -1);
     arena_free(&a);
     buf_free(&err);
     store_close(s);
