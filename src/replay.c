@@ -45,7 +45,9 @@ typedef struct Mark {
 
 /* What tandem wrote to one record, folded over the outbox's lines: the
  * latest of each.  Fields are held decoded, as the object's program fields
- * (the effects of a big first run are read on every later one). */
+ * (the effects of a big first run are read on every later one), and
+ * packed (effval_put): a first run that created 20,000 contacts left
+ * 12 MB of them as Value pairs and their text apart, 7 MB packed. */
 typedef struct Effect Effect;
 struct Effect {
     uint32_t object;       /* program object */
@@ -55,9 +57,9 @@ struct Effect {
     /* The fields written, each its latest value, in the order first
      * written: a write sets a few fields of a record's many, so they are
      * kept as pairs, not as a record (a value that did not fit reads as
-     * null, not present). */
-    struct EffVal *vals;
-    uint32_t nvals, capvals;
+     * null, not present); nvals pairs packed in vals. */
+    const unsigned char *vals;
+    uint32_t nvals;
     Mark *tags, *lists;
     uint32_t ntags, cap_tags, nlists, cap_lists;
     Effect *next;          /* in the order they were first written */
@@ -155,34 +157,84 @@ typedef struct EffectLine {
     const char *fields, *fields_end; /* fields met before object and id: read after */
 } EffectLine;
 
-/* Folds the values one line wrote (got, n) into the effect's: a line
- * that writes a field again replaces its value; the array is made to
- * measure (most records are written once, by one line). */
-static void effect_merge(Replay *r, Effect *f, const EffVal *got, uint32_t n) {
-    uint32_t fresh = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t i = 0;
-        while (i < f->nvals && f->vals[i].fid != got[k].fid) i++;
-        if (i < f->nvals) f->vals[i] = got[k];
-        else fresh++;
+/* A pair packed: field (2 bytes), present, type, then the value: text
+ * as its length (4 bytes), its bytes and a NUL, so a record read back can
+ * point into the pack; a number or a time in 8 bytes, a flag in 1.  The
+ * pack is read by the process that wrote it: no byte order to fix. */
+static size_t effval_size(const EffVal *v) {
+    switch ((ValueType)v->v.t) {
+    case VT_STR: return 4 + 4 + v->v.len + 1;
+    case VT_BOOL: return 4 + 1;
+    case VT_NULL: case VT_NONE: return 4;
+    default: return 4 + 8;
     }
-    if (!fresh) return;
-    EffVal *v = arena_alloc(&r->a, (f->nvals + fresh) * sizeof *v);
-    if (f->nvals) memcpy(v, f->vals, f->nvals * sizeof *v);
+}
+
+static unsigned char *effval_put(unsigned char *p, const EffVal *v) {
+    memcpy(p, &v->fid, 2);
+    p[2] = v->present;
+    p[3] = v->v.t;
+    p += 4;
+    switch ((ValueType)v->v.t) {
+    case VT_STR:
+        memcpy(p, &v->v.len, 4);
+        if (v->v.len) memcpy(p + 4, v->v.u.s, v->v.len);
+        p[4 + v->v.len] = 0;
+        return p + 4 + v->v.len + 1;
+    case VT_BOOL: *p = (unsigned char)(v->v.u.b != 0); return p + 1;
+    case VT_NULL: case VT_NONE: return p;
+    case VT_NUM: memcpy(p, &v->v.u.n, 8); return p + 8;
+    default: memcpy(p, &v->v.u.i, 8); return p + 8;
+    }
+}
+
+/* The pair at p into *v (its text in the pack); the next pair. */
+static const unsigned char *effval_get(const unsigned char *p, EffVal *v) {
+    memcpy(&v->fid, p, 2);
+    v->present = p[2];
+    v->v = v_null();
+    v->v.t = p[3];
+    p += 4;
+    switch ((ValueType)v->v.t) {
+    case VT_STR:
+        memcpy(&v->v.len, p, 4);
+        v->v.u.s = (const char *)p + 4;
+        return p + 4 + v->v.len + 1;
+    case VT_BOOL: v->v.u.b = *p != 0; return p + 1;
+    case VT_NULL: case VT_NONE: return p;
+    case VT_NUM: memcpy(&v->v.u.n, p, 8); return p + 8;
+    default: memcpy(&v->v.u.i, p, 8); return p + 8;
+    }
+}
+
+/* Folds the values one line wrote (got, n; their text anywhere) into the
+ * effect's: a line that writes a field again replaces its value.  The
+ * pack is made anew to measure (most records are written once, by one
+ * line). */
+static void effect_merge(Replay *r, Effect *f, const EffVal *got, uint32_t n) {
+    if (!n) return;
+    Arena *ta = &r->fa;
+    EffVal *v = arena_alloc(ta, (f->nvals + n) * sizeof *v);
+    const unsigned char *q = f->vals;
+    for (uint32_t i = 0; i < f->nvals; i++) q = effval_get(q, &v[i]);
     uint32_t m = f->nvals;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = 0;
         while (i < m && v[i].fid != got[k].fid) i++;
-        v[i] = got[k]; /* the last write of a field in the line wins */
+        v[i] = got[k]; /* the last write of a field wins */
         if (i == m) m++;
     }
-    f->vals = v;
-    f->nvals = f->capvals = m;
+    size_t size = 0;
+    for (uint32_t i = 0; i < m; i++) size += effval_size(&v[i]);
+    unsigned char *pack = arena_alloc(&r->a, size), *w = pack;
+    for (uint32_t i = 0; i < m; i++) w = effval_put(w, &v[i]);
+    f->vals = pack;
+    f->nvals = m;
 }
 
 /* Sets the effect's fields from the fields object s is at.  Values are
- * read into a record of the object (its conversions), their text into
- * the effects' arena, and kept as pairs. */
+ * read into a scratch record of the object (its conversions), then
+ * packed into the effect. */
 static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
     const Program *p = r->base.p;
     if (js_peek(s) != J_OBJECT) return js_skip(s);
@@ -216,10 +268,10 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
         double d;
         if (t == J_STRING) {
             if (js_text(s, &text, &v, &vn) != 0) break;
-            record_set_string(p, &tmp, &r->a, fid, v, vn, &ignore);
+            record_set_string(p, &tmp, ta, fid, v, vn, &ignore);
         } else if (t == J_NUMBER) {
             if (js_number(s, &d) != 0) break;
-            record_set_number(p, &tmp, &r->a, fid, d, &ignore);
+            record_set_number(p, &tmp, ta, fid, d, &ignore);
         } else if (t == J_NULL) {
             JType lit;
             if (js_literal(s, &lit) != 0) break;
@@ -229,7 +281,7 @@ static int effect_fields(Replay *r, Effect *f, uint32_t o, JScan *s) {
             v = s->p;
             if (js_skip(s) != 0) break;
             cJSON *j = cJSON_ParseWithLength(v, (size_t)(s->p - v));
-            record_set_field(p, &tmp, &r->a, fid, j, &ignore);
+            record_set_field(p, &tmp, ta, fid, j, &ignore);
             cJSON_Delete(j);
         }
         if (ngot == capgot) got = arena_grow(ta, got, ngot, &capgot, 16, sizeof *got);
@@ -427,13 +479,17 @@ static void overlay(Replay *r, Record *rec, const Effect *e) {
      * still reads as tandem wrote it. */
     int newer = rec->vm.modified != INT64_MIN && rec->vm.modified > e->at;
     const PObject *o = &p->objects[e->object];
+    const unsigned char *q = e->vals;
     for (uint32_t i = 0; i < e->nvals; i++) {
-        uint32_t f = e->vals[i].fid;
+        EffVal ev;
+        q = effval_get(q, &ev);
+        uint32_t f = ev.fid;
         uint64_t bit = 1ull << (f % 64);
         if (newer && (rec->present[f / 64] & bit)) continue;
-        /* its text stays in the effects' arena, which outlives the run */
-        rec->fields[f] = e->vals[i].v;
-        if (e->vals[i].present) rec->present[f / 64] |= bit;
+        /* its text stays in the pack, in the effects' arena, which
+         * outlives the run */
+        rec->fields[f] = ev.v;
+        if (ev.present) rec->present[f / 64] |= bit;
     }
     if (newer && rec->tags_known) {
         record_finish(p, rec, a);

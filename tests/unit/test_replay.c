@@ -15,7 +15,7 @@ static const char *rules =
     "use salesforce, activecampaign\n"
     "source sf = salesforce { instance = env(\"I\"); auth = oauth2(client_id = env(\"C\"), refresh_token = secret(\"R\")) }\n"
     "source ac = activecampaign { url = env(\"U\"); api_key = secret(\"K\") }\n"
-    "extend ac.contact { \"Interests\": multipicklist; \"Score\": number }\n"
+    "extend ac.contact { \"Interests\": multipicklist; \"Score\": number; \"Renewal\": date }\n"
     "extend sf.Lead { \"Interests__c\": multipicklist }\n"
     "sync leads: sf.Lead <-> ac.contact {\n"
     "    match Email = email\n"
@@ -92,10 +92,13 @@ static const char *answers =
 
 /* Each form a line takes: tandem's own order; fields before the object
  * and id; a key twice (the first counts); a raw control byte in a string
- * (the scanner refuses it, cJSON reads it); a flag and a list value. */
+ * (the scanner refuses it, cJSON reads it); a flag and a list value; every
+ * kind of value an effect packs (text, empty text, number, flag, date,
+ * null). */
 static const char *effects =
     "{\"at\":1793527200000,\"action\":\"create\",\"object\":\"contact\",\"id\":\"ac-contact-1\","
-    "\"fields\":{\"email\":\"new@acme.example\",\"firstName\":\"Neu\",\"Score\":7}}\n"
+    "\"fields\":{\"email\":\"new@acme.example\",\"firstName\":\"Neu\",\"Score\":7,\"anonymized\":true,"
+    "\"Renewal\":\"2026-12-31\",\"lastName\":\"\",\"phone\":null}}\n"
     "{\"fields\":{\"lastName\":\"Sp\\u00e4ter\",\"Interests\":[\"golf\",\"chess\"],\"Score\":\"12\"},"
     "\"at\":1793527300000,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"}\n"
     "\n"
@@ -149,6 +152,9 @@ static void test_effects(Program *p) {
             CHECK(ann->vm.modified == 1793527400000);
             CHECK(is_text(&g, neu, "email", "new@acme.example") && is_text(&g, neu, "firstName", "Neu"));
             CHECK(field(&g, neu, "Score").t == VT_NUM && field(&g, neu, "Score").u.n == 7);
+            CHECK(field(&g, neu, "anonymized").t == VT_BOOL && field(&g, neu, "anonymized").u.b);
+            CHECK(field(&g, neu, "Renewal").t == VT_DATE && field(&g, neu, "Renewal").u.i == 20818);
+            CHECK(is_text(&g, neu, "lastName", "") && field(&g, neu, "phone").t == VT_NULL);
             /* record 8 was not named by the line that said id twice */
             Got g8 = {p, {0}, 0, 0};
             RecordSink s8 = {&g8, got_record, got_bad, NULL};
