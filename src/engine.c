@@ -36,6 +36,7 @@ struct Rec {
     uint8_t done;          /* decided */
     uint8_t linked;        /* has a link in this sync */
     uint8_t unselected;    /* done: its side's selection rejects it */
+    uint8_t sel;           /* the selection asked early: 1 takes it, 2 rejects it; 0 not asked */
     const char *id;
     const char *key;       /* match key, NULL for none */
     Link link;
@@ -185,6 +186,7 @@ typedef struct SyncRun {
      * may pair (keep_slim). */
     int slim;
     Arena lscr;
+    int late_select;       /* select_reads_links: 0 not asked yet, 1 yes, 2 no */
     int observe;           /* the VM only reports values (bases of a new pair) */
     int side_reading;
     int accounts;          /* deciding the accounts of pairs (B09) */
@@ -1396,6 +1398,7 @@ static int selects(SyncRun *R, Rec *x) {
 }
 
 static int is_selected(SyncRun *R, Rec *x) {
+    if (x->sel) return x->sel == 1;
     int sel = selects(R, x);
     if (sel < 0) {
         for (size_t i = 0; i < R->E->ab.n; i++)
@@ -1407,7 +1410,7 @@ static int is_selected(SyncRun *R, Rec *x) {
 
 /* Whether the left selection asks of links (`linked`, a via): what it
  * says of a record then depends on when it is asked. */
-static int select_reads_links(SyncRun *R) {
+static int scan_select(SyncRun *R) {
     const Program *p = R->E->p;
     uint32_t pc = R->s->entry[EP_SELECT_L], reach = pc;
     if (pc == NO_ENTRY) return 0;
@@ -1421,6 +1424,24 @@ static int select_reads_links(SyncRun *R) {
         if ((in->op == OP_RET || in->op == OP_HALT) && pc >= reach) return 0;
     }
     return 0;
+}
+
+/* scan_select, once a sync. */
+static int select_reads_links(SyncRun *R) {
+    if (!R->late_select) R->late_select = scan_select(R) ? 1 : 2;
+    return R->late_select == 1;
+}
+
+/* Whether the selection rejects left record x, asked before its
+ * decision (which then reuses the answer): such a record is decided
+ * without a partner, so none is looked up for it.  Not where the answer
+ * could change by then (a selection that reads links), nor where the
+ * rules fail on it (decide_one says why). */
+static int rejected_early(SyncRun *R, Rec *x) {
+    if (select_reads_links(R)) return 0;
+    int sel = selects(R, x);
+    if (sel >= 0) x->sel = sel ? 1 : 2;
+    return sel == 0;
 }
 
 /* A left record found by key for the right side's changes (R->slim).  One
@@ -2419,7 +2440,7 @@ static void want_partners(SyncRun *R, int k, uint32_t from, uint32_t to, IdList 
         if (x->linked) {
             const char *pid = x->link.rid[o];
             if (pid && *pid && !find_id(R, o, pid)) ids_add(R->left, need, pid);
-        } else if (x->key && !x->r->deleted && !has_key(R, o, x->key)) {
+        } else if (x->key && !x->r->deleted && !has_key(R, o, x->key) && !(k == 0 && rejected_early(R, x))) {
             ids_add(R->left, keys, spilled ? arena_strdup(R->left, x->key) : x->key);
         }
     }

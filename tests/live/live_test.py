@@ -658,10 +658,55 @@ def echo_count(tmp):
         emu.stop()
 
 
+REJECT_RULES = ECHO_RULES.replace("    skip unless Email is not blank\n",
+                                  "    skip unless Email is not blank\n    from sf select when Country == \"Germany\"\n")
+
+
+def rejected_lookups(tmp):
+    """20 leads the selection rejects are edited, each with an ActiveCampaign
+    contact of its e-mail: the next run decides them without looking a
+    partner up (a rejected lead has nothing to pair), so it asks
+    ActiveCampaign nothing; the one selected lead edited with them is
+    looked up and synced."""
+    n = 20
+    leads = [{"Id": "00Q%012dAAA" % i, "FirstName": "Re", "LastName": "Ject%d" % i, "Company": "Acme",
+              "Email": "reject%02d@example.org" % i, "Country": "France",
+              "SystemModstamp": "2026-10-01T00:00:00.000+0000"} for i in range(n)]
+    leads.append({"Id": "00Q%012dAAA" % n, "FirstName": "Kept", "LastName": "Lead", "Company": "Acme",
+                  "Email": "kept@example.org", "Country": "Germany", "SystemModstamp": "2026-10-01T00:00:00.000+0000"})
+    contacts = [{"id": str(i + 1), "email": l["Email"], "firstName": "Old", "lastName": "Name", "phone": "",
+                 "orgname": "", "cdate": "2026-09-01T00:00:00-00:00", "udate": "2026-09-01T00:00:00-00:00",
+                 "deleted": "0"} for i, l in enumerate(leads)]
+    # the newest, so the one the next read of changes takes again (its second)
+    contacts.append({"id": str(n + 2), "email": "other@example.org", "firstName": "Ot", "lastName": "Her", "phone": "",
+                     "orgname": "", "cdate": "2026-10-01T00:00:00-00:00", "udate": "2026-10-01T00:00:00-00:00",
+                     "deleted": "0"})
+    emu = harness.Emulator({"salesforce": {"Lead": leads}, "activecampaign": {"contacts": contacts}}, tmp)
+    try:
+        rules = harness.write_rules(tmp, "reject", REJECT_RULES)
+        state = os.path.join(tmp, "state.db")
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 1, "first run: exit %d, applied %d: %s%s" % (rc, applied(out), out[-400:], err))
+        for l in leads:
+            emu.touch("sf", "Lead", l["Id"], {"LastName": l["LastName"] + "x"})
+        emu.clear_log()
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 1 and "(read %d and " % (n + 1) in out,
+              "second run: exit %d, applied %d: %s%s" % (rc, applied(out), out[-400:], err))
+        # the read of changes, and no search by e-mail (the build before
+        # made one a rejected lead: 21 reads of /contacts)
+        reads = [e for e in emu.log() if e["system"] == "ac" and e["method"] == "GET" and e["path"].endswith("/contacts")]
+        check(len(reads) == 1, "the second run read /contacts %d times, not once" % len(reads))
+        kept = one(emu.state()["activecampaign"]["contacts"], "email", "kept@example.org")
+        check(kept["lastName"] == "Leadx", "the selected lead's edit did not reach its contact: %s" % kept)
+    finally:
+        emu.stop()
+
+
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
          fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count,
-         echo_count]
+         echo_count, rejected_lookups]
 
 
 def main():
