@@ -1014,11 +1014,14 @@ static void track(SyncRun *R, Unit *u, int side, const char *status, int synced)
 }
 
 /* The bases of a linked pair from the state; NULL when it has none (or
- * every value in it is null, as a pair with no base).  -1 with *why. */
-static int load_bases(SyncRun *R, int64_t link, Value *base[2], const char **why) {
+ * every value in it is null, as a pair with no base).  -1 with *why.
+ * *exact (if asked) says the state names the sync's maps and no others,
+ * as put_pair would write them. */
+static int load_bases(SyncRun *R, int64_t link, Value *base[2], int *exact, const char **why) {
     const Program *p = R->E->p;
     const PSync *s = R->s;
     base[0] = base[1] = NULL;
+    if (exact) *exact = 0;
     if (link <= 0) return 0;
     const char *text;
     int rc = store_bases_get(R->E->st, link, &R->dec, &text);
@@ -1034,11 +1037,13 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2], const char **why
     }
     Value *b[2];
     for (int k = 0; k < 2; k++) b[k] = arena_alloc(&R->dec, (s->nmaps + 1) * sizeof(Value));
-    int any = 0;
+    int any = 0, named = 0, maps = 0;
     for (uint32_t m = 0; m < s->nmaps; m++) {
         const PMap *pm = &p->maps[s->first_map + m];
         if (pm->account != R->accounts) continue;
         const cJSON *pair = cJSON_GetObjectItemCaseSensitive(all, str(p, pm->key));
+        maps++;
+        named += cJSON_GetArraySize(pair) == 2;
         for (int k = 0; k < 2; k++) {
             const cJSON *j = cJSON_GetArrayItem(pair, k);
             if (!j || cJSON_IsNull(j)) continue;
@@ -1056,6 +1061,7 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2], const char **why
             buf_free(&why);
         }
     }
+    if (exact) *exact = named == maps && cJSON_GetArraySize(all) == maps;
     cJSON_Delete(all);
     if (!any) return 0;
     base[0] = b[0];
@@ -1066,6 +1072,29 @@ static int load_bases(SyncRun *R, int64_t link, Value *base[2], const char **why
 /* ------------------------------------------------------------ deciding */
 
 static Value *new_base(SyncRun *R) { return arena_alloc(&R->dec, (2 * R->s->nmaps + 2) * sizeof(Value)); }
+
+/* Whether the pair's new bases are, value for value and type for type,
+ * the ones the state holds (what load_bases read, naming these maps
+ * exactly): then its link's row is left as it is, unbuilt and unasked
+ * (most pairs an hourly run reads are in agreement). */
+static int bases_same(SyncRun *R, Value *const was[2], const Unit *u) {
+    const Program *p = R->E->p;
+    for (uint32_t m = 0; m < R->s->nmaps; m++) {
+        if (p->maps[R->s->first_map + m].account != R->accounts) continue;
+        for (int k = 0; k < 2; k++) {
+            Value a = was[k][m], b = u->base[2 * m + k];
+            if (a.t != b.t) return 0;
+            switch ((ValueType)a.t) {
+            case VT_NULL: case VT_NONE: break;
+            case VT_BOOL: if ((a.u.b != 0) != (b.u.b != 0)) return 0; break;
+            case VT_NUM: if (memcmp(&a.u.n, &b.u.n, sizeof a.u.n)) return 0; break;
+            case VT_STR: if (a.len != b.len || memcmp(a.u.s, b.u.s, a.len)) return 0; break;
+            default: if (a.u.i != b.u.i) return 0; break;
+            }
+        }
+    }
+    return 1;
+}
 
 static void store_base_outcome(SyncRun *R, Outcome *o, Unit *u) {
     if (!u->has_base || !R->E->o->apply) return; /* a plan records nothing */
@@ -1108,7 +1137,8 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     }
     Value *base[2];
     const char *why = NULL;
-    if (load_bases(R, link, base, &why) < 0) {
+    int exact;
+    if (load_bases(R, link, base, &exact, &why) < 0) {
         note(R, NOTE_ERROR, x, x->side, why, UINT32_MAX);
         return;
     }
@@ -1132,6 +1162,7 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
         handler(R, &u, t ? EP_ON_UPDATE_R : EP_ON_UPDATE_L, l, r);
     }
     for (int t = 0; t < 2; t++) track(R, &u, t, ST_SYNCED, 1);
+    if (base[0] && exact && bases_same(R, base, &u)) u.has_base = 0;
     store_base_outcome(R, o, &u);
     close_outcome(R, o);
     if (!link) pend_link(E, R->name, l->id, r->id);
@@ -2012,7 +2043,7 @@ static int decide_accounts(SyncRun *R, Buf *err) {
         u.base = new_base(R);
         Value *base[2];
         const char *why = NULL;
-        if (load_bases(R, link, base, &why) < 0) {
+        if (load_bases(R, link, base, NULL, &why) < 0) {
             buf_puts(err, why);
             R->accounts = 0;
             return -1;
