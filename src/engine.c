@@ -1486,7 +1486,8 @@ static void keep_slim(SyncRun *R, Record *r) {
     memset(&tmp, 0, sizeof tmp);
     tmp.r = r;
     tmp.id = r->vm.id;
-    if (!r->deleted && selects(R, &tmp) == 0) {
+    int sel = r->deleted ? -1 : selects(R, &tmp);
+    if (sel == 0) {
         Rec *x = arena_alloc(&R->a, sizeof *x);
         x->done = 1;
         x->unselected = 1;
@@ -1495,7 +1496,9 @@ static void keep_slim(SyncRun *R, Record *r) {
         list_rec(R, 0, x, 1);
         return;
     }
-    add_rec(R, 0, record_copy(R->E->p, r, &R->a), 1);
+    /* the answer stands for decide_one, which would ask again */
+    Rec *x = add_rec(R, 0, record_copy(R->E->p, r, &R->a), 1);
+    if (sel == 1) x->sel = 1;
 }
 
 static int is_converted(SyncRun *R, Rec *x, const char **new_id) {
