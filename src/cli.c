@@ -34,7 +34,9 @@
 #define TD_STDLIB_DIR "/usr/local/share/tandem/stdlib"
 #endif
 
-enum { EXIT_OK = 0, EXIT_PROBLEMS = 1, EXIT_USAGE = 2 };
+/* EXIT_BUSY: another run holds the state (sysexits' EX_TEMPFAIL: a
+ * scheduler's wrapper knows to try again later, not to page anyone). */
+enum { EXIT_OK = 0, EXIT_PROBLEMS = 1, EXIT_USAGE = 2, EXIT_BUSY = 75 };
 
 static const char *stdlib_opt;   /* --stdlib DIR */
 
@@ -125,14 +127,17 @@ static const char usage_plan[] =
     "  --record DIR   save every API answer in DIR, credentials stripped, to\n"
     "                 replay later\n"
     "  --json         the plan as JSON (docs/plan.md)\n"
-    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
-    "  --outbox DIR   where earlier replayed runs wrote (default .tandem/outbox)\n"
+    "  --state FILE   the state file (default: .tandem/<name>.db beside the\n"
+    "                 rule file <name>.sync)\n"
+    "  --outbox DIR   where earlier replayed runs wrote (default\n"
+    "                 .tandem/<name>.outbox beside the rule file)\n"
     "  --at DATETIME  plan as if it were this time (default: now)\n"
     "\n"
     "exit status: 0 nothing to do, 2 changes pending, 1 error\n";
 
 static const char usage_run[] =
-    "usage: tandem run FILE [--replay DIR | --record DIR] [--now] [--state FILE] [--outbox DIR] [--at DATETIME]\n"
+    "usage: tandem run FILE [--replay DIR | --record DIR] [--now] [--state FILE] [--outbox DIR] [--wait[=SECONDS]]\n"
+    "                [--at DATETIME]\n"
     "\n"
     "Runs the syncs that are due: plans them, sends the changes, and records\n"
     "links, base values, cursors, statuses, errors and an audit log in the\n"
@@ -143,12 +148,16 @@ static const char usage_run[] =
     "                 requests go to the outbox instead of the systems\n"
     "  --record DIR   save every API answer in DIR, credentials stripped\n"
     "  --now          run every sync that is not paused, due or not\n"
-    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
+    "  --state FILE   the state file (default: .tandem/<name>.db beside the\n"
+    "                 rule file <name>.sync)\n"
     "  --outbox DIR   replay: where requests and their effects go\n"
-    "                 (default .tandem/outbox)\n"
+    "                 (default .tandem/<name>.outbox beside the rule file)\n"
+    "  --wait[=SECONDS]  when another run holds the state, wait for it\n"
+    "                 (for ever, or that long) instead of giving up at once\n"
     "  --at DATETIME  run as if it were this time (default: now)\n"
     "\n"
-    "exit status: 0 done, 1 errors (records refused or the run failed), 2 usage\n";
+    "exit status: 0 done, 1 errors (records refused or the run failed), 2 usage,\n"
+    "75 another run holds the state (nothing was done)\n";
 
 static const char usage_status[] =
     "usage: tandem status FILE [--json] [--state FILE] [--at DATETIME]\n"
@@ -158,7 +167,8 @@ static const char usage_status[] =
     "errors of the last run grouped by reason.\n"
     "\n"
     "  --json         the report as JSON\n"
-    "  --state FILE   the state file (default .tandem/<rule file name>.db)\n"
+    "  --state FILE   the state file (default: .tandem/<name>.db beside the\n"
+    "                 rule file <name>.sync)\n"
     "\n"
     "exit status: 0 healthy, 1 the last run had errors or the state cannot be read\n";
 
@@ -621,17 +631,64 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* .tandem/<stem>.db for rules/<stem>.sync: one state per rule file. */
-static char *default_state(const char *file) {
+/* <dir>/.tandem/<stem><ext> for <dir>/<stem>.sync: one state (and one
+ * replay outbox) per rule file, beside it, so two rule files of one name
+ * in different directories never share one, and a run from another
+ * directory (cron's is $HOME) finds the same state. */
+static char *beside_rules(const char *file, const char *ext) {
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    size_t n = strlen(base);
+    size_t n = strlen(base), dn = (size_t)(base - file);
     if (n > 5 && !strcmp(base + n - 5, ".sync")) n -= 5;
-    if (n > 4 && !strcmp(base + n - 4, ".tbc")) n -= 4;
-    char *s = malloc(n + 16);
+    else if (n > 4 && !strcmp(base + n - 4, ".tbc")) n -= 4;
+    size_t len = dn + n + strlen(ext) + 16;
+    char *s = malloc(len);
     if (!s) abort();
-    snprintf(s, n + 16, ".tandem/%.*s.db", (int)n, base);
+    snprintf(s, len, "%.*s.tandem/%.*s%s", (int)dn, file, (int)n, base, ext);
     return s;
+}
+
+typedef struct LegacyRun {
+    const char *rules;
+} LegacyRun;
+
+static int legacy_each(void *ctx, const RunInfo *r) {
+    ((LegacyRun *)ctx)->rules = r->rules;
+    return 1;
+}
+
+/* tandem 0.1 kept the default state as .tandem/<stem>.db in the directory
+ * tandem ran from.  A state there whose last run was this rule file's is
+ * not left behind in silence: a run beside a new, empty state would sync
+ * everything again.  1 (and a message) when one is found. */
+static int legacy_state(const char *file, const char *state) {
+    char *old = beside_rules(strrchr(file, '/') ? strrchr(file, '/') + 1 : file, ".db");
+    struct stat sb;
+    int found = 0;
+    char a[PATH_MAX], b[PATH_MAX];
+    /* (where the rule file is in the directory tandem runs from, the two
+     * are one path, and the first stat finds it) */
+    if (stat(state, &sb) != 0 && stat(old, &sb) == 0) {
+        Buf err;
+        buf_init(&err);
+        Store *st = store_open(old, STORE_READONLY, &err);
+        Arena ar;
+        arena_init(&ar);
+        LegacyRun lr = {NULL};
+        if (st && store_runs_each(st, 1, &ar, &lr, legacy_each) == 0 && lr.rules && realpath(lr.rules, a) &&
+            realpath(file, b) && !strcmp(a, b)) {
+            fprintf(stderr,
+                    "tandem: the state of %s is now %s, beside the rule file; the older one at %s is this file's:\n"
+                    "  move it there (with its -wal and -shm files, when no run is going), or name it with --state\n",
+                    file, state, old);
+            found = 1;
+        }
+        arena_free(&ar);
+        store_close(st);
+        buf_free(&err);
+    }
+    free(old);
+    return found;
 }
 
 static int ensure_parent(const char *path) {
@@ -677,7 +734,7 @@ static int cmd_sync(int argc, char **argv, int apply) {
     int bad = apply ? EXIT_USAGE : EXIT_PROBLEMS;
     const char *file = NULL, *replay = NULL, *state = NULL, *outbox = NULL, *record = NULL;
     int json = 0, force = 0, rc = EXIT_OK;
-    int64_t at = now_ms();
+    int64_t at = now_ms(), wait_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int c = common_option(argc, argv, &i, usage, &rc);
@@ -697,7 +754,16 @@ static int cmd_sync(int argc, char **argv, int apply) {
             if (parse_datetime(v, strlen(v), &at) != 0) { usage_error(usage, "'%s' is not a date-time", v); return bad; }
         } else if (!strcmp(a, "--json") && !apply) json = 1;
         else if (!strcmp(a, "--now") && apply) force = 1;
-        else if (a[0] == '-' && a[1]) { usage_error(usage, "unknown option '%s'", a); return bad; }
+        else if (!strcmp(a, "--wait") && apply) wait_ms = -1;
+        else if (!strncmp(a, "--wait=", 7) && apply) {
+            char *end;
+            double sec = strtod(a + 7, &end);
+            if (end == a + 7 || *end || !(sec >= 0 && sec <= 1e9)) {
+                usage_error(usage, "--wait=%s is not a number of seconds", a + 7);
+                return bad;
+            }
+            wait_ms = (int64_t)(sec * 1000);
+        } else if (a[0] == '-' && a[1]) { usage_error(usage, "unknown option '%s'", a); return bad; }
         else if (file) { usage_error(usage, "%s", "one rule file at a time"); return bad; }
         else file = a;
     }
@@ -705,9 +771,11 @@ static int cmd_sync(int argc, char **argv, int apply) {
     if (replay && record) { usage_error(usage, "%s", "--record saves live answers; it cannot go with --replay"); return bad; }
     Program *p = load_program(file);
     if (!p) return EXIT_PROBLEMS;
-    char *def_state = state ? NULL : default_state(file);
+    char *def_state = state ? NULL : beside_rules(file, ".db");
+    char *def_outbox = outbox ? NULL : beside_rules(file, ".outbox");
     if (!state) state = def_state;
-    if (!outbox) outbox = ".tandem/outbox";
+    if (!outbox) outbox = def_outbox;
+    int lock = -1;
     Buf err;
     buf_init(&err);
     Store *st = NULL;
@@ -718,7 +786,18 @@ static int cmd_sync(int argc, char **argv, int apply) {
     EngineResult res;
     memset(&res, 0, sizeof res);
     buf_init(&res.failures);
+    if (def_state && legacy_state(file, state)) { rc = EXIT_PROBLEMS; goto out; }
     if (apply && ensure_parent(state) != 0) { rc = EXIT_PROBLEMS; goto out; }
+    /* One run at a time: the second of two overlapping runs would send
+     * what the first is sending, and settle its journal under it. */
+    if (apply) {
+        int lr = store_lock(state, wait_ms, at, &lock, &err);
+        if (lr != 0) {
+            fprintf(stderr, "tandem: %s%s\n", buf_str(&err), lr == 1 && !wait_ms ? " (--wait waits for it)" : "");
+            rc = lr == 1 ? EXIT_BUSY : EXIT_PROBLEMS;
+            goto out;
+        }
+    }
     st = store_open(state, apply ? 0 : STORE_READONLY, &err);
     if (!st) { fprintf(stderr, "tandem: %s\n", buf_str(&err)); rc = EXIT_PROBLEMS; goto out; }
     LiveOptions lo;
@@ -778,6 +857,8 @@ out:
     store_close(st);
     buf_free(&err);
     free(def_state);
+    free(def_outbox);
+    if (lock >= 0) close(lock);   /* after the state is closed */
     program_free(p);
     return rc;
 }
@@ -807,8 +888,13 @@ static int cmd_status(int argc, char **argv) {
     if (!file) return usage_error(usage_status, "%s", "no rule file given");
     Program *p = load_program(file);
     if (!p) return EXIT_PROBLEMS;
-    char *def_state = state ? NULL : default_state(file);
+    char *def_state = state ? NULL : beside_rules(file, ".db");
     if (!state) state = def_state;
+    if (def_state && legacy_state(file, state)) {
+        free(def_state);
+        program_free(p);
+        return EXIT_PROBLEMS;
+    }
     Buf err, out;
     buf_init(&err);
     buf_init(&out);

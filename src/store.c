@@ -10,8 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "value.h"
 
 /* Each entry moves the schema one version up; a file at version n gets
  * entries n.. applied in one transaction.  Never edit an entry once
@@ -290,6 +295,12 @@ Store *store_open(const char *path, int flags, Buf *err) {
         return NULL;
     }
     sqlite3_busy_timeout(s->db, 10000);
+    /* A reader's snapshot is taken by its first read, the version's. */
+    if (s->readonly && simple(s, "BEGIN") != 0) {
+        buf_printf(err, "%s: %s", path, buf_str(&s->err));
+        store_close(s);
+        return NULL;
+    }
     /* WAL: a plan can read while a run writes.  synchronous=FULL: a
      * committed run survives a power cut, not only a crash. */
     const char *setup = s->readonly ? "PRAGMA foreign_keys = ON"
@@ -315,6 +326,71 @@ int store_commit(Store *s) { return simple(s, "COMMIT"); }
 int store_rollback(Store *s) {
     s->no_links = -1;
     return sqlite3_get_autocommit(s->db) ? 0 : simple(s, "ROLLBACK");
+}
+
+/* ------------------------------------------------------------- lock */
+
+int store_lock(const char *path, int64_t wait_ms, int64_t now, int *fd, Buf *err) {
+    *fd = -1;
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX], lock[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? (slash == path ? "/" : path) : ".");
+    if (!realpath(dir, real)) {
+        buf_printf(err, "%s: cannot lock the state: %s", dir, strerror(errno));
+        return -1;
+    }
+    int n = snprintf(lock, sizeof lock, "%s/%s.lock", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    if (n < 0 || (size_t)n >= sizeof lock) {
+        buf_printf(err, "%s: the state's path is too long to lock", path);
+        return -1;
+    }
+    /* Never removed: a lock file unlinked while another run waits on it
+     * would let a third take a fresh one beside it. */
+    int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (f < 0) {
+        buf_printf(err, "%s: cannot lock the state: %s", lock, strerror(errno));
+        return -1;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (flock(f, LOCK_EX | LOCK_NB) == 0) break;
+        if (errno == EINTR) continue;
+        if (errno != EWOULDBLOCK) {
+            buf_printf(err, "%s: cannot lock the state: %s", lock, strerror(errno));
+            close(f);
+            return -1;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (wait_ms >= 0 && waited >= wait_ms) {
+            char who[128];
+            ssize_t r = pread(f, who, sizeof who - 1, 0);
+            who[r > 0 ? r : 0] = 0;
+            who[strcspn(who, "\n")] = 0;
+            buf_printf(err, "%s is in use by another run (%s)%s", path, *who ? who : "starting",
+                       wait_ms ? "; gave up waiting" : "");
+            close(f);
+            return 1;
+        }
+        /* flock has no timed wait: a tenth of a second between tries is
+         * nothing next to a run's length */
+        struct timespec nap = {0, 100 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    /* Who holds it, for the run that finds it taken. */
+    Buf who;
+    buf_init(&who);
+    buf_printf(&who, "pid %ld, since ", (long)getpid());
+    format_datetime(now, &who);
+    buf_puts(&who, "\n");
+    if (ftruncate(f, 0) != 0 || pwrite(f, buf_str(&who), who.n, 0) != (ssize_t)who.n) {
+        /* the lock holds all the same; only the note of who holds it is lost */
+    }
+    buf_free(&who);
+    *fd = f;
+    return 0;
 }
 
 /* ------------------------------------------------------------- links */

@@ -38,6 +38,18 @@ int store_version(Store *s);
 
 int store_begin(Store *s);
 int store_commit(Store *s);
+/* A read-only store reads one snapshot for its whole life: a plan or a
+ * status report made while a run records parts sees the state as one of
+ * the run's commits left it, never a mix of two (WAL keeps the snapshot). */
+
+/* ---- the run lock (docs/state.md): one run at a time per state file.
+ * An exclusive flock on "<state>.lock", beside the state and named through
+ * the directory's real path, so two spellings of one state take one lock.
+ * wait_ms: 0 gives up at once, -1 waits for as long as it takes.  0 with
+ * *fd set: held until closed (or the process ends, however it ends).
+ * 1: another run holds it; err says which (its pid and start).  -1: the
+ * lock file cannot be made; err says why. */
+int store_lock(const char *path, int64_t wait_ms, int64_t now, int *fd, Buf *err);
 int store_rollback(Store *s);
 
 /* ---- links */

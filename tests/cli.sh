@@ -265,6 +265,52 @@ if cmp -s "$TMP/held.txt" "$TMP/streamed.txt"; then ok; else bad "a run applied 
 contains "a run applied by parts" "$TMP/streamed.txt" "Applied 12 changes."
 if cmp -s "$TMP/ob0/ac/effects.jsonl" "$TMP/ob1/ac/effects.jsonl"; then ok; else bad "a run applied by parts writes what one part writes"; fi
 
+# One run at a time: a run finds the state's lock held (here by flock(1),
+# as a run in progress holds it), exits 75 at once and changes nothing;
+# --wait=S gives up after S seconds; --wait waits for the holder.
+cp "$TMP/st/one.db" "$TMP/st/before.db"
+flock "$TMP/st/one.db.lock" sleep 3 &
+holder=$!
+sleep 0.5
+echo '{"totalSize": 0, "done": true, "records": []}' >"$TMP/replay/sf/Lead.json"
+expect "a second run" 75 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T14:00:00Z
+contains "a second run" "$TMP/err" "one.db is in use by another run"
+contains "a second run" "$TMP/err" "(--wait waits for it)"
+empty "a second run prints no plan" "$TMP/out"
+if [ "$(sqlite3 "$TMP/st/one.db" 'select count(*) from runs' 2>/dev/null || python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from runs").fetchone()[0])' "$TMP/st/one.db")" = 3 ]; then ok; else bad "a run that found the state locked recorded a run"; fi
+expect "--wait=0.3 gives up" 75 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --wait=0.3 --at 2026-11-02T14:00:00Z
+contains "--wait=0.3 gives up" "$TMP/err" "gave up waiting"
+expect "plan takes no lock" 0 "$T" plan "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T14:00:00Z
+expect "--wait waits for the holder" 0 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --wait --at 2026-11-02T14:00:00Z
+if kill -0 "$holder" 2>/dev/null; then bad "--wait ran while the lock was held"; else ok; fi
+wait "$holder" 2>/dev/null
+expect "--wait=soon is a usage error" 2 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --wait=soon
+
+# The default state and outbox are beside the rule file: two rule files
+# of one name in two directories keep two states, whichever directory
+# tandem runs from.
+mkdir -p "$TMP/a" "$TMP/b" "$TMP/elsewhere"
+cp "$TMP/one.sync" "$TMP/a/same.sync"
+cp "$TMP/two.sync" "$TMP/b/same.sync"
+cp "$TMP/two/sf/Lead.json" "$TMP/replay/sf/Lead.json"
+expect "a/same.sync runs" 0 "$T" run "$TMP/a/same.sync" --replay "$TMP/replay" --at 2026-11-02T10:00:00Z
+expect "b/same.sync runs" 0 "$T" run "$TMP/b/same.sync" --replay "$TMP/two" --at 2026-11-02T10:00:00Z
+if [ -f "$TMP/a/.tandem/same.db" ] && [ -f "$TMP/b/.tandem/same.db" ] && [ -f "$TMP/a/.tandem/same.outbox/ac/requests.jsonl" ]; then ok; else bad "the default state is not beside its rule file"; fi
+(cd "$TMP/elsewhere" && "$OLDPWD/$T" status ../a/same.sync >"$TMP/out" 2>"$TMP/err")
+contains "status from another directory finds the state" "$TMP/out" "7 linked"
+(cd "$TMP/elsewhere" && "$OLDPWD/$T" status ../b/same.sync >"$TMP/out" 2>"$TMP/err")
+contains "the other rule file of that name has its own" "$TMP/out" "leads: last run"
+# A state left where older versions kept it (.tandem/<name>.db in the
+# directory tandem ran from), whose runs were this rule file's, is named,
+# not passed over for a new, empty one.
+mkdir -p "$TMP/old/.tandem" "$TMP/old/rules"
+cp "$TMP/one.sync" "$TMP/old/rules/legacy.sync"
+(cd "$TMP/old" && "$OLDPWD/$T" run rules/legacy.sync --replay "$TMP/replay" --state .tandem/legacy.db --at 2026-11-02T10:00:00Z >/dev/null 2>&1)
+(cd "$TMP/old" && "$OLDPWD/$T" run rules/legacy.sync --replay "$TMP/replay" --at 2026-11-02T11:00:00Z >"$TMP/out" 2>"$TMP/err"); got=$?
+if [ "$got" -eq 1 ]; then ok; else bad "a legacy state: exit $got, want 1"; fi
+contains "a legacy state is named" "$TMP/err" "the older one at .tandem/legacy.db is this file's"
+if [ ! -e "$TMP/old/rules/.tandem/legacy.db" ]; then ok; else bad "a new state was made beside a legacy one"; fi
+
 for c in plan run status test; do
     expect "$c --help" 0 "$T" "$c" --help
     contains "$c --help" "$TMP/out" "usage: tandem $c"

@@ -129,6 +129,15 @@ def tandem(build, args, env_extra, timeout=600):
     return p.returncode, p.stdout, p.stderr
 
 
+def tandem_start(build, args, env_extra):
+    """tandem in the background (a run to overlap with another)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "AC_", "GR_", "D365_", "TANDEM_"))}
+    env["TANDEM_STDLIB"] = os.path.join(ROOT, "stdlib")
+    env.update(env_extra)
+    return subprocess.Popen([os.path.join(ROOT, build, "tandem")] + args, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def _load(path):
     with open(path) as f:
         return json.load(f)

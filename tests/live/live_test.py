@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -703,10 +704,51 @@ def rejected_lookups(tmp):
         emu.stop()
 
 
+def overlapping_runs(tmp):
+    """Two runs of one state at once (a cron job overlapping the last, a
+    person running by hand): while the first waits on its creates, the
+    second exits 75 at once having sent nothing; one with --wait runs when
+    the first is done and finds nothing left to do."""
+    emu = harness.Emulator(gr_seed(EXTRA), tmp)
+    try:
+        rules = harness.shipped_rules("getresponse-salesforce", tmp)
+        state = os.path.join(tmp, "state.db")
+        emu.fault(system="sf", method="POST", path="composite/sobjects", kind="slow", seconds=4)
+        first = harness.tandem_start(BUILD, ["run", rules, "--now", "--state", state], emu.env())
+        try:
+            deadline = time.time() + 30
+            while not any(e["method"] == "POST" for e in emu.log()) and time.time() < deadline:
+                time.sleep(0.1)
+            # the slow answer is logged when it is served: the first run is
+            # now past its reads, waiting on the write
+            time.sleep(0.5)
+            # (the first run sends nothing more until the slow answer is
+            # served, and the emulator logs a request as it answers it)
+            before = len(emu.log())
+            rc, out, err = run(emu, rules, state)
+            check(len(emu.log()) == before and first.poll() is None, "the second run sent requests")
+            check(rc == 75, "the second run: exit %d, not 75: %s" % (rc, err or out[-300:]))
+            check("in use by another run (pid %d" % first.pid in err, "the second run does not name the first: %s" % err)
+            check(out == "", "the second run printed a plan: %s" % out[:300])
+            waiter = harness.tandem_start(BUILD, ["run", rules, "--now", "--state", state, "--wait"], emu.env())
+            out1, err1 = first.communicate(timeout=120)
+            check(first.returncode == 0, "the first run: exit %d: %s" % (first.returncode, err1))
+            out2, err2 = waiter.communicate(timeout=120)
+            check(waiter.returncode == 0 and applied(out2) == 0,
+                  "the run that waited: exit %d, applied %d: %s" % (waiter.returncode, applied(out2), err2))
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+        settled(emu, rules, state, tmp)
+    finally:
+        emu.stop()
+
+
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
          fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count,
-         echo_count, rejected_lookups]
+         echo_count, rejected_lookups, overlapping_runs]
 
 
 def main():
