@@ -167,7 +167,9 @@ Value program_vmap(const Program *p, uint32_t map, Value v) {
 /* ------------------------------------------------------------- writing */
 
 static const unsigned char magic[8] = {'T', 'N', 'D', 'M', 'B', 'C', '\r', '\n'};
-enum { FORMAT_VERSION = 4, HEADER_SIZE = 20 };   /* 4: field("X") map keys named whole */
+/* 4: field("X") map keys named whole; 5: a map's flow may say it is a
+ * join merged with the maps that split it back (MAP_SPLIT_*) */
+enum { FORMAT_VERSION = 5, HEADER_SIZE = 20 };
 
 static void w8(Buf *b, unsigned v) { buf_putc(b, (char)(v & 0xFF)); }
 static void w16(Buf *b, unsigned v) { w8(b, v); w8(b, v >> 8); }
@@ -448,7 +450,7 @@ static int validate(const Program *p, Buf *err) {
                 return fail(err, "sync %u: entry '%s' is outside its code", si, entry_names[e]);
         for (uint32_t k = 0; k < s->nmaps; k++) {
             const PMap *m = &p->maps[s->first_map + k];
-            if (m->flow > 3 || m->policy[0] > 3 || m->policy[1] > 3 || m->file >= p->nfiles || !str_ok(p, m->key))
+            if (m->flow > 15 || (m->flow > 3 && (m->flow & 3) != 3) || (m->flow & 12) == 12 || m->policy[0] > 3 || m->policy[1] > 3 || m->file >= p->nfiles || !str_ok(p, m->key))
                 return fail(err, "map %u is malformed", k);
             for (int t = 0; t < 2; t++)
                 if (m->field[t] != NO_FIELD && m->field[t] >= side_fields(p, s, t)) return fail(err, "map %u writes a field out of range", k);

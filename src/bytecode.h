@@ -95,6 +95,11 @@ typedef struct PObject {
     uint8_t caps;          /* CAP_* */
 } PObject;
 
+/* PMap.flow beyond the two directions: the map is a join whose joined
+ * end (left or right) other maps split back; it merges both ways as one
+ * value (compile.c, merge_split). */
+enum { MAP_SPLIT_LEFT = 4, MAP_SPLIT_RIGHT = 8 };
+
 typedef struct PMap {
     uint16_t field[2];     /* field written on each side, NO_FIELD where that end is an expression */
     uint8_t flow;          /* bit 0: left -> right, bit 1: right -> left */

@@ -1774,6 +1774,99 @@ static void note_writes(Ck *ck, SyncCk *sk, Node *map, Symtab *tabs) {
     }
 }
 
+/* The fields of side `side` expression n reads (at most max), and how
+ * many fields of the other side it reads (in *other). */
+static int fields_read(const Node *n, int side, Field **out, int nout, int max, int *other) {
+    if (!n) return nout;
+    if (n->kind == NODE_FIELDREF && n->sym) {
+        if (n->side != side) {
+            (*other)++;
+            return nout;
+        }
+        for (int i = 0; i < nout; i++) if (out[i] == n->sym) return nout;
+        if (nout < max) out[nout++] = n->sym;
+        else (*other)++;    /* more than we track: never a group */
+        return nout;
+    }
+    nout = fields_read(n->a, side, out, nout, max, other);
+    nout = fields_read(n->b, side, out, nout, max, other);
+    nout = fields_read(n->c, side, out, nout, max, other);
+    for (const Node *x = n->list; x; x = x->next) nout = fields_read(x, side, out, nout, max, other);
+    return nout;
+}
+
+/* A one-way map that joins fields of one side into a field of the other
+ * (`join(" ", FirstName, LastName) -> name`) and the one-way maps back
+ * that split that field into those fields (`FirstName <- first_name(name)`)
+ * write each other's sources.  Merged apart, each kept its own base, so
+ * where the two sides differed (Ann Lee, Anna Leeds) every run swapped
+ * them back and forth and `prefer` was never asked.  As a group they
+ * merge as one value, the joined one against the whole, with one base,
+ * and prefer decides (compile.c).  Maps that split back only some of the
+ * joined fields can never settle: an error. */
+static void split_groups(Ck *ck, Sync *sy) {
+    enum { MAXJ = 8 };
+    for (int j = 0; j < sy->nmaps; j++) {
+        Node *jm = sy->maps[j];
+        MapSem *js = jm->sym;
+        if (js->flow != 1 && js->flow != 2) continue;
+        int src = js->flow == 1 ? 0 : 1, t = 1 - src;
+        if (js->field[src] || !js->field[t]) continue;
+        Field *joined[MAXJ];
+        int other = 0, nj = fields_read(src ? jm->b : jm->a, src, joined, 0, MAXJ, &other);
+        if (!nj || other) continue;
+        int covered[MAXJ] = {0}, nsplit = 0, policy = -1, mixed = 0;
+        Node *first = NULL;
+        for (int s = 0; s < sy->nmaps; s++) {
+            Node *sm = sy->maps[s];
+            MapSem *ss = sm->sym;
+            if (s == j || ss->flow != (src ? 1 : 2) || !ss->field[src] || ss->field[t]) continue;
+            Field *whole[1];
+            int o2 = 0, nw = fields_read(t ? sm->b : sm->a, t, whole, 0, 1, &o2);
+            if (nw != 1 || o2 || whole[0] != js->field[t]) continue;
+            int hit = -1;
+            for (int i = 0; i < nj; i++) if (joined[i] == ss->field[src]) hit = i;
+            if (hit < 0) continue;
+            covered[hit] = 1;
+            if (policy >= 0 && policy != ss->policy[src]) mixed = 1;
+            policy = ss->policy[src];
+            if (!first) first = sm;
+            nsplit++;
+        }
+        if (!nsplit) continue;
+        int all = 1;
+        for (int i = 0; i < nj; i++) all &= covered[i];
+        Node *at = js->is_default ? js->use : jm;
+        if (!all || mixed) {
+            Field *missing = NULL;
+            for (int i = 0; i < nj && !missing; i++) if (!covered[i]) missing = joined[i];
+            if (missing)
+                err(ck, at->loc, "%s is joined from %s fields and split back, but no map splits it back into %s: the "
+                    "maps would undo each other every run; split it back into every field the join reads, or into none",
+                    js->field[t]->name, sy->side[src].src->name, missing->name);
+            else
+                err(ck, at->loc, "the maps that split %s back have different policies: they merge as one value "
+                    "and need one", js->field[t]->name);
+            note(ck, (first->sym && ((MapSem *)first->sym)->is_default ? ((MapSem *)first->sym)->use : first)->loc,
+                 "split back here");
+            continue;
+        }
+        js->split = src + 1;
+        js->split_policy = policy;
+        for (int s = 0; s < sy->nmaps; s++) {
+            Node *sm = sy->maps[s];
+            MapSem *ss = sm->sym;
+            if (s == j || ss->flow != (src ? 1 : 2) || !ss->field[src] || ss->field[t]) continue;
+            Field *whole[1];
+            int o2 = 0, nw = fields_read(t ? sm->b : sm->a, t, whole, 0, 1, &o2);
+            if (nw == 1 && !o2 && whole[0] == js->field[t]) {
+                for (int i = 0; i < nj; i++)
+                    if (joined[i] == ss->field[src]) ss->join = jm;
+            }
+        }
+    }
+}
+
 static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side) {
     Sync *sy = sk->sy;
     const Scope *sc = &sk->sc;
@@ -2330,12 +2423,15 @@ static void check_sync(Ck *ck, Sync *sy) {
         note_writes(ck, &sk, defaults[i], sk.written);
         VPUSH(ck, sy->maps, sy->nmaps, sy->capmaps, defaults[i]);
     }
+    split_groups(ck, sy);
     /* Both directions always, nothing to settle a conflict: warn once per line. */
     if (sy->prefer < 0) {
         Node *warned_use = NULL;
         for (int i = 0; i < sy->nmaps; i++) {
             MapSem *ms = sy->maps[i]->sym;
-            if (ms->flow != 3 || ms->policy[0] != POL_ALWAYS || ms->policy[1] != POL_ALWAYS) continue;
+            /* a split group merges both ways too */
+            int p0 = ms->split == 1 ? ms->split_policy : ms->policy[0], p1 = ms->split == 2 ? ms->split_policy : ms->policy[1];
+            if ((ms->flow != 3 && !ms->split) || p0 != POL_ALWAYS || p1 != POL_ALWAYS) continue;
             if (ms->is_default) {
                 if (warned_use == ms->use) continue;
                 warned_use = ms->use;

@@ -102,6 +102,14 @@ typedef struct MapSem {
     Sync *via;            /* reference translation through this sync's links */
     int is_default;       /* came from `use`: an explicit map overrides it */
     Node *use;            /* the USE item it came from */
+    /* A join and the maps that split its joined end back (GetResponse's
+     * one name from FirstName and LastName, split back at its last blank)
+     * merge as one value with one base (check.c, split_groups): the join
+     * has split = its expression's side + 1 and split_policy, the policy
+     * into that side; each split map has join, the join's MAP node. */
+    int split;
+    int split_policy;
+    Node *join;
 } MapSem;
 
 typedef struct Side {

@@ -651,6 +651,11 @@ static uint32_t map_index(Cc *cc, Node *map, int account) {
     pm.flow = (uint8_t)ms->flow;
     pm.policy[0] = (uint8_t)ms->policy[0];
     pm.policy[1] = (uint8_t)ms->policy[1];
+    if (ms->split) {
+        /* a join merged with the maps that split it back: both ways */
+        pm.flow = (uint8_t)(3 | (ms->split == 1 ? MAP_SPLIT_LEFT : MAP_SPLIT_RIGHT));
+        pm.policy[ms->split - 1] = (uint8_t)ms->split_policy;
+    }
     pm.is_default = (uint8_t)ms->is_default;
     pm.account = (uint8_t)account;
     here(cc, ms->is_default ? ms->use : map);
@@ -814,15 +819,52 @@ static void compile_converted(Cc *cc, int side) {
     cc->side_map[0] = 0;
 }
 
+/* A join merged with the maps that split its joined end back
+ * (check.c, split_groups): the joined value against the whole, one base;
+ * when the merge writes the joined side, each split map writes its field
+ * from the whole. */
+static void merge_split(Cc *cc, Node *join, uint32_t k) {
+    MapSem *ms = join->sym;
+    Sync *sy = cc->sy;
+    int src = ms->split - 1, t = 1 - src;
+    here(cc, ms->is_default ? ms->use : join);
+    uint32_t save = cc->top, w = cc->top;
+    for (int i = 0; i < 6; i++) reg(cc);
+    expr(cc, join->a, w);
+    expr(cc, join->b, w + 1);
+    /* into the whole: the joined value converted; into the joined side,
+     * for the merge to compare, the whole as it is (the split maps write) */
+    convert_into(cc, join, t, w + src, w + 2 + (t ? 0 : 1), 0);
+    emit(cc, OP_MOVE, w + 2 + (src ? 0 : 1), w + t, 0);
+    emit(cc, OP_BASE, w + 4, 0, k);
+    emit(cc, OP_BASE, w + 5, 1, k);
+    emit(cc, OP_MERGE, w, k, 0);
+    /* MERGE leaves in w whether it wrote the joined side */
+    uint32_t skip = emit_jump(cc, OP_JMPIFNOT, w);
+    for (int i = 0; i < sy->nmaps; i++) {
+        Node *sm = sy->maps[i];
+        MapSem *ss = sm->sym;
+        if (ss->join != join) continue;
+        here(cc, ss->is_default ? ss->use : sm);
+        uint32_t r = reg(cc), v = reg(cc);
+        expr(cc, t ? sm->b : sm->a, r);
+        convert_into(cc, sm, src, r, v, 0);
+        emit(cc, OP_PUT, (uint32_t)src, (uint32_t)ss->field[src]->index, v);
+    }
+    set_target(cc, skip, cc->ncode);
+    cc->top = save;
+}
+
 static void compile_update(Cc *cc, uint32_t *map_k) {
     Sync *sy = cc->sy;
     int any = 0;
     for (int i = 0; i < sy->nmaps; i++) {
         MapSem *ms = sy->maps[i]->sym;
-        if (!ms->flow) continue;
+        if (!ms->flow || ms->join) continue;   /* a split map merges with its join */
         if (!any) begin(cc, EP_UPDATE, sy->maps[i]);
         any = 1;
-        merge_map(cc, sy->maps[i], map_k[i]);
+        if (ms->split) merge_split(cc, sy->maps[i], map_k[i]);
+        else merge_map(cc, sy->maps[i], map_k[i]);
     }
     if (any) emit(cc, OP_HALT, 0, 0, 0);
 }

@@ -337,15 +337,18 @@ VmStatus vm_run(Vm *vm, const VmRun *run, Entry e, Value *result) {
                 a->pc = pc - 1;
             }
             /* After a conflict nothing is written, so the base stays what it
-             * was: the conflict is still there next run. */
+             * was: the conflict is still there next run.  A split side's
+             * fields are written by the instructions after this one. */
+            int split[2] = {(m->flow & MAP_SPLIT_LEFT) != 0, (m->flow & MAP_SPLIT_RIGHT) != 0};
             if (!mo.conflict) {
                 Action *a = emit(out);
                 a->kind = ACT_BASE;
                 a->arg = in->b;
-                a->value = mo.write[0] && m->field[0] != NO_FIELD ? mi.give[0] : mi.cur[0];
-                a->other = mo.write[1] && m->field[1] != NO_FIELD ? mi.give[1] : mi.cur[1];
+                a->value = mo.write[0] && (m->field[0] != NO_FIELD || split[0]) ? mi.give[0] : mi.cur[0];
+                a->other = mo.write[1] && (m->field[1] != NO_FIELD || split[1]) ? mi.give[1] : mi.cur[1];
                 a->pc = pc - 1;
             }
+            if (split[0] || split[1]) R[in->a] = v_bool(mo.write[split[0] ? 0 : 1]);
             vmbreak;
         }
         vmcase(OP_PUT) {
