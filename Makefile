@@ -7,6 +7,8 @@
 #   make fuzz      libFuzzer over the front end, the program loader and the
 #                  page scanner (FUZZ_SECONDS each)
 #   make docs      regenerate docs/opcodes.md from src/opcodes.def
+#   make soak      kill -9 at every write of every shipped rule file, then
+#                  the reruns must settle as an uninterrupted run does
 #   make bench     benchmarks against jq, Python and hand-written cJSON C
 #                  (bench/README.md); N=1000000 for the full scale (default
 #                  N=10000); writes bench/results.md; reports, never fails on a time
@@ -42,7 +44,7 @@ LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c src/codecs/*.c src/connec
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(OBJDIR)/%.o) $(OBJDIR)/lexer.o $(OBJDIR)/parser.o
 HDRS     := $(wildcard src/*.h src/*/*.h src/*.def include/*.h) $(GEN)/parser.h
 
-.PHONY: all deps test asan fuzz install uninstall clean docs bench
+.PHONY: all deps test asan fuzz install uninstall clean docs bench soak
 all: $(BUILD)/tandem $(BUILD)/libtandem.a
 
 deps:
@@ -94,6 +96,10 @@ FUZZ ?= $(if $(shell command -v clang 2>/dev/null),$(BUILD)/fuzz-front $(BUILD)/
 
 test: all $(BUILD)/test-runner $(BUILD)/unit-tests $(FUZZ)
 	@sh tests/run.sh $(BUILD)
+
+# Every write point (make test runs a sample): tests/live/soak.py.
+soak: all
+	python3 tests/live/soak.py $(BUILD)
 
 # UBSan's inserted null checks make GCC see a null format string on paths
 # that cannot happen (-Wformat-truncation); the normal build keeps the warning.

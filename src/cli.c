@@ -839,9 +839,11 @@ static int cmd_sync(int argc, char **argv, int apply) {
         fprintf(stderr, "tandem: %s\n", buf_str(&err));
         rc = EXIT_PROBLEMS;
     } else if (apply) {
-        printf("Applied %lld change%s", (long long)res.applied, res.applied == 1 ? "" : "s");
-        if (res.failed) printf("; %lld refused:\n%s", (long long)res.failed, buf_str(&res.failures));
-        else printf(".\n");
+        Buf applied;
+        buf_init(&applied);
+        engine_result_text(&res, &applied);
+        fputs(buf_str(&applied), stdout);
+        buf_free(&applied);
         int64_t errors = res.failed;
         for (uint32_t i = 0; i < p->nsyncs; i++) errors += pl.sum[i].errors;
         rc = errors ? EXIT_PROBLEMS : EXIT_OK;

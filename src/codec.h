@@ -132,6 +132,10 @@ typedef struct Codec {
      * (jscan.h): the hot path of a large read.  NULL where a codec has
      * none, and decode_page serves. */
     int (*scan_page)(CodecCtx *cx, uint32_t object, const char *text, size_t n, RecordSink *sink, Buf *next, Buf *err);
+    /* The system makes a created record after answering, and the answer
+     * names no id (GetResponse's 202): replay answers the same way, so a
+     * plan over recorded answers does what a live run can. */
+    int creates_later;
 } Codec;
 
 /* The codec of a system, or NULL when tandem has none. */

@@ -173,6 +173,7 @@ typedef struct SyncRun {
     Outcome *outs;
     uint32_t nouts, capouts;
     uint32_t part_first;   /* the first change not applied yet */
+    uint32_t nowed;        /* changes owed by earlier runs in this sync's plan */
     uint32_t part_note;    /* the first note apply_part has not looked at */
     int64_t newest[2];
     int whole[2];          /* the side's read delivered every record it has (ChangeCursor.whole) */
@@ -1559,6 +1560,162 @@ static const char *json_of(Arena *a, Value v) {
 
 static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err);
 
+/* The rule behind a change, file:line (an owed change's as it was). */
+static const char *change_rule(SyncRun *R, const Change *c) {
+    if (c->rule) return c->rule;
+    Buf b;
+    buf_init(&b);
+    plan_rule(R->E->p, c->pc, &b);
+    const char *s = b.n ? arena_strdup(&R->oa, buf_str(&b)) : NULL;
+    buf_free(&b);
+    return s;
+}
+
+/* Keeps action c as owed to the record create made (id: its id, when the
+ * system has shown it; NULL: found later by partner or key). */
+static int owe(SyncRun *R, const Change *c, const char *id, const Change *create) {
+    Engine *E = R->E;
+    Owed o;
+    memset(&o, 0, sizeof o);
+    o.sync = R->name;
+    o.side = c->side;
+    o.object = str(E->p, E->p->objects[c->object].name);
+    o.id_rec = id;
+    o.partner = create->from;
+    o.key = create->key;
+    o.action = plan_action_name((ChangeKind)c->kind);
+    o.name = c->name;
+    o.rule = change_rule(R, c);
+    o.since = E->o->now;
+    return store_owed_add(E->st, &o);
+}
+
+/* ------------------------------------------------------------ owed actions */
+
+typedef struct OwedList {
+    Arena *a;
+    Owed *v;
+    uint32_t n, cap;
+} OwedList;
+
+static int owed_collect(void *ctx, const Owed *o) {
+    OwedList *l = ctx;
+    if (l->n == l->cap) l->v = arena_grow(l->a, l->v, l->n, &l->cap, 8, sizeof *l->v);
+    l->v[l->n++] = *o;
+    return 0;
+}
+
+/* Records found for owed actions, by id and by key. */
+typedef struct OwedFound {
+    SyncRun *R;
+    int side;
+    Symtab *byid, *bykey;
+} OwedFound;
+
+static void owed_found(void *ctx, Record *r) {
+    OwedFound *of = ctx;
+    if (!r->vm.id) return;
+    symtab_put(of->byid, r->vm.id, r);
+    Buf k;
+    buf_init(&k);
+    struct { SyncRun *R; int side; } kc = {of->R, of->side};
+    if (key_fn(&kc, r, &k) == 0) symtab_put(of->bykey, arena_strdup(&of->R->a, buf_str(&k)), r);
+    buf_free(&k);
+}
+
+static ChangeKind owed_kind(const char *action) {
+    for (int k = CH_TAG; k <= CH_AUTOMATE; k++)
+        if (!strcmp(plan_action_name((ChangeKind)k), action)) return (ChangeKind)k;
+    return CH_CREATE;   /* none of them */
+}
+
+/* The actions earlier runs owe this sync's records, put first in its plan:
+ * each record is read (by id, or by its partner's link, or by its key) to
+ * see whether it still needs the action; one not there yet waits. */
+static int pay_owed(SyncRun *R, Buf *err) {
+    Engine *E = R->E;
+    Plan *pl = E->pl;
+    OwedList ol = {&R->a, NULL, 0, 0};
+    if (store_owed_each(E->st, R->name, &R->a, &ol, owed_collect) != 0) {
+        buf_puts(err, store_error(E->st));
+        return -1;
+    }
+    if (!ol.n) return 0;
+    const char **target = arena_alloc(&R->a, ol.n * sizeof *target);
+    Symtab byid[2], bykey[2];
+    for (int k = 0; k < 2; k++) {
+        symtab_init(&byid[k], &R->a);
+        symtab_init(&bykey[k], &R->a);
+        IdList ids = {0}, keys = {0};
+        for (uint32_t i = 0; i < ol.n; i++) {
+            Owed *o = &ol.v[i];
+            if (o->side != k) continue;
+            target[i] = o->id_rec;
+            if (!target[i] && o->partner) {
+                Link l;
+                if (find_link(E, R->name, 1 - k, o->partner, &R->a, &l) > 0) target[i] = l.rid[k];
+            }
+            if (target[i]) ids_add(&R->a, &ids, target[i]);
+            else if (o->key && R->s->match_field[k] >= 0) ids_add(&R->a, &keys, o->key);
+        }
+        Connector *src = R->src[k];
+        OwedFound of = {R, k, &byid[k], &bykey[k]};
+        RecordSink sink = {&of, owed_found, ignore_bad, NULL};
+        struct { SyncRun *R; int side; } kc = {R, k};
+        src->cx.a = &R->a;
+        if (ids.n && src->ops->get(src, R->s->side[k].object, ids.v, ids.n, &sink, err) != 0) return -1;
+        if (keys.n && src->ops->find(src, R->s->side[k].object, R->s->match_field[k], keys.v, keys.n, key_fn, &kc,
+                                     &sink, err) != 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < ol.n; i++) {
+        Owed *o = &ol.v[i];
+        int k = o->side;
+        ChangeKind kind = owed_kind(o->action);
+        Record *r = target[i] ? symtab_get(&byid[k], target[i]) : o->key ? symtab_get(&bykey[k], o->key) : NULL;
+        if (kind == CH_CREATE || (!r && target[i])) {
+            /* an action this tandem does not know, or its record is gone:
+             * nothing can be sent for it */
+            if (E->o->apply && store_owed_done(E->st, o->id) != 0) goto state_failed;
+            continue;
+        }
+        if (!r) {
+            Buf b;
+            buf_init(&b);
+            buf_printf(&b, "%s \"%s\" waits for the record tandem created in %s to appear there", o->action, o->name,
+                       R->src[k]->name);
+            Note *nt = plan_note(pl, NOTE_WAIT, R->si, k);
+            nt->object = R->s->side[k].object;
+            nt->key = plan_str(pl, o->key);
+            nt->reason = plan_str(pl, buf_str(&b));
+            buf_free(&b);
+            continue;
+        }
+        const char *ref = NULL;
+        int have = kind == CH_TAG || kind == CH_UNTAG ? has_tag(r, o->name, &ref) : on_list(r, o->name);
+        if ((kind == CH_TAG && have) || (kind == CH_UNTAG && !have) || (kind == CH_LIST_ADD && have) ||
+            (kind == CH_LIST_REMOVE && !have && r->nlists)) {
+            /* done already: the run that died sent it */
+            if (E->o->apply && store_owed_done(E->st, o->id) != 0) goto state_failed;
+            continue;
+        }
+        Change *c = plan_change(pl, kind, R->si, k);
+        c->object = r->object;
+        c->id = plan_cstr(pl, r->vm.id);
+        c->from = plan_cstr(pl, o->partner);
+        c->key = plan_cstr(pl, o->key);
+        c->name = plan_cstr(pl, o->name);
+        c->ref = plan_cstr(pl, ref);
+        c->rule = plan_cstr(pl, o->rule);
+        c->owed = o->id;
+        R->nowed++;
+    }
+    return 0;
+state_failed:
+    buf_puts(err, store_error(E->st));
+    return -1;
+}
+
 /* A record an asynchronous create made, found by its key: the create's
  * result gets its id. */
 typedef struct AsyncFound {
@@ -1605,8 +1762,12 @@ static int apply_part(SyncRun *R, int last, Buf *err) {
             in.side = c->side;
             in.action = plan_action_name((ChangeKind)c->kind);
             in.id_rec = c->id;
-            in.partner = c->from;
-            in.key = c->key;
+            /* an action on a record this part creates is named as its create is */
+            const Change *named = c->created >= 0 ? &pl->changes[c->created] : c;
+            in.partner = named->from;
+            in.key = named->key;
+            in.name = c->name;
+            in.rule = change_rule(R, c);
             in.at = E->o->now;
             if (store_intent_add(E->st, &in, &intent[i]) != 0) goto state_failed;
         }
@@ -1621,6 +1782,13 @@ static int apply_part(SyncRun *R, int last, Buf *err) {
         if (!m) continue;
         if (R->src[k]->ops->apply(R->src[k], pl, idx, m, kr, err) != 0) return -1;
         for (uint32_t j = 0; j < m; j++) res[idx[j] - first] = kr[j];
+    }
+    /* An action on a record whose create answered no id was not sent: it
+     * is owed (below), whatever the lookup that follows finds. */
+    uint8_t *noid = arena_alloc(&R->oa, n + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const Change *c = &pl->changes[first + i];
+        noid[i] = c->created >= (int32_t)first && res[c->created - first].ok && !res[c->created - first].id;
     }
     /* A system that creates asynchronously (GetResponse answers 202 and no
      * id) may show the records already: found by their keys now (one find
@@ -1656,7 +1824,14 @@ static int apply_part(SyncRun *R, int last, Buf *err) {
     if (store_begin(E->st) != 0) goto state_failed;
     for (uint32_t i = 0; i < n; i++) {
         const Change *c = &pl->changes[first + i];
-        if (res[i].ok) {
+        if (c->owed && store_owed_done(E->st, c->owed) != 0) goto state_failed;
+        const ApplyResult *made = c->created >= 0 && c->created >= (int32_t)first ? &res[c->created - first] : NULL;
+        if (!res[i].ok && c->kind >= CH_TAG && made && noid[i]) {
+            /* its record is made later (GetResponse): owed to it, sent once
+             * a run finds it, not lost */
+            if (owe(R, c, made->id, &pl->changes[c->created]) != 0) goto state_failed;
+            E->res->owed++;
+        } else if (res[i].ok) {
             E->res->applied++;
         } else {
             E->res->failed++;
@@ -2755,6 +2930,7 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
     int rc = -1;
     int initial = s->initial >= 0 ? s->initial : p->initial;
     R.left = &R.a;
+    if (pay_owed(&R, err) != 0) goto out;
     R.streaming = can_stream(&R);
     /* A right side that is a list is looked up member by member (B21):
      * it stays held. */
@@ -2903,6 +3079,24 @@ static int settle(void *ctx, const Intent *in) {
             arena_free(&R.a);
         }
     }
+    /* An action journaled and not recorded may or may not have been sent:
+     * owed to its record, and sent by the next sync unless the record
+     * shows it done (a tag it has, a list it is on). */
+    if (in->name && strcmp(in->action, "create") && strcmp(in->action, "update") && strcmp(in->action, "delete")) {
+        Owed o;
+        memset(&o, 0, sizeof o);
+        o.sync = in->sync;
+        o.side = in->side;
+        o.object = in->object;
+        o.id_rec = in->id_rec;
+        o.partner = in->partner;
+        o.key = in->key;
+        o.action = in->action;
+        o.name = in->name;
+        o.rule = in->rule;
+        o.since = in->at;
+        if (store_owed_add(E->st, &o) != 0) pd->rc = -1;
+    }
     if (store_intent_done(E->st, in->id) != 0) pd->rc = -1;
     return pd->rc != 0;
 }
@@ -2970,4 +3164,13 @@ int engine_run(const Program *p, Store *st, Connector *const *sources, uint32_t 
     arena_free(&E.run);
     buf_free(&E.kb);
     return rc;
+}
+
+void engine_result_text(const EngineResult *res, Buf *out) {
+    buf_printf(out, "Applied %lld change%s", (long long)res->applied, res->applied == 1 ? "" : "s");
+    if (res->owed)
+        buf_printf(out, "; %lld owed to records their system has not made yet (sent when it has)",
+                   (long long)res->owed);
+    if (res->failed) buf_printf(out, "; %lld refused:\n%s", (long long)res->failed, buf_str(&res->failures));
+    else buf_puts(out, ".\n");
 }

@@ -44,7 +44,14 @@ typedef struct EngineResult {
     int64_t applied, failed;
     Buf failures;          /* one line per change the systems refused */
     int crashed;           /* the crash hook fired */
+    /* actions on records whose system creates them later (GetResponse):
+     * not sent, kept owed to them for the run that finds them */
+    int64_t owed;
 } EngineResult;
+
+/* The closing lines of a run: "Applied N changes." with what was owed and
+ * what the systems refused (tandem run and tandem test print the same). */
+void engine_result_text(const EngineResult *res, Buf *out);
 
 /* Runs every sync; sources[i] is the source named by the program's sides
  * (looked up by name).  0 when the run went through (records may still

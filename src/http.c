@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,6 +144,20 @@ static int allowed_url(const char *url) {
     return !strncmp(host, "127.0.0.1", 9) || !strncmp(host, "localhost", 9) || !strncmp(host, "[::1]", 5);
 }
 
+/* Test hook (tests/live/soak.py): TANDEM_TEST_KILL_AFTER_WRITE=N kills
+ * the process with SIGKILL, as kill -9 would, the moment the answer to
+ * its Nth request other than a read arrives: that write is made, nothing
+ * after it is, not even tandem's record of it. */
+static void kill_point(const char *method) {
+    static long at = -1, seen;
+    if (at < 0) {
+        const char *e = getenv("TANDEM_TEST_KILL_AFTER_WRITE");
+        at = e ? strtol(e, NULL, 10) : 0;
+        if (at < 0) at = 0;
+    }
+    if (at && strcmp(method, "GET") && strcmp(method, "HEAD") && ++seen == at) raise(SIGKILL);
+}
+
 int http_send(Http *h, const char *method, const char *url, const char *const *headers, const char *body, int flags,
               const char *what, HttpResponse *out, Buf *err) {
     if (!allowed_url(url)) {
@@ -193,6 +208,7 @@ int http_send(Http *h, const char *method, const char *url, const char *const *h
         int retry = 0;
         long after = -1;
         if (cc == CURLE_OK) {
+            kill_point(method);
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
             if (out->status == 429 || out->status == 503) {
                 retry = 1;

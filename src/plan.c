@@ -166,11 +166,12 @@ static uint32_t *action_chains(const Plan *pl) {
 /* ------------------------------------------------------------ text */
 
 /* Pads a line to a column before the rule, so rules line up. */
-static void rule_col(const Program *p, Buf *out, size_t line_start, uint32_t pc) {
-    if (pc >= p->ncode) { buf_putc(out, '\n'); return; }
+static void rule_col(const Program *p, Buf *out, size_t line_start, uint32_t pc, const char *rule) {
+    if (pc >= p->ncode && !rule) { buf_putc(out, '\n'); return; }
     size_t w = out->n - line_start;
     buf_indent(out, w < 56 ? (int)(56 - w) : 2);
-    plan_rule(p, pc, out);
+    if (pc < p->ncode) plan_rule(p, pc, out);
+    else buf_puts(out, rule);
     buf_putc(out, '\n');
 }
 
@@ -193,7 +194,8 @@ static void text_action(const Program *p, const Change *c, Buf *out, int indent)
         buf_putc(out, ' ');
     }
     if (c->name) buf_json_str(out, c->name, strlen(c->name));
-    rule_col(p, out, start, c->pc);
+    if (c->owed) buf_puts(out, " (owed)");
+    rule_col(p, out, start, c->pc, c->rule);
 }
 
 static void text_header(const Plan *pl, uint32_t si, Buf *out) {
@@ -234,7 +236,7 @@ static int text_changes(const Plan *pl, const uint32_t *chain, uint32_t si, Buf 
                     buf_puts(out, " -> ");
                 }
                 value_json(fs->after, out);
-                rule_col(p, out, start, fs->pc);
+                rule_col(p, out, start, fs->pc, NULL);
             }
             /* Actions on the record this create makes come with it. */
             if (c->kind == CH_CREATE)
@@ -273,7 +275,7 @@ static void text_notes(const Plan *pl, uint32_t si, int any, Buf *out, FILE *f) 
             }
         }
         if (n->reason) buf_printf(out, ": %s", n->reason);
-        rule_col(p, out, start, n->pc);
+        rule_col(p, out, start, n->pc, NULL);
         spill(out, f);
     }
     if (!any) buf_puts(out, "  nothing to do\n");
@@ -416,7 +418,9 @@ static void json_change(const Plan *pl, const uint32_t *chain, uint32_t i, Buf *
         buf_puts(out, "null");
     }
     buf_puts(out, ", \"rule\": ");
-    jrule(p, c->pc, out);
+    if (c->pc >= p->ncode && c->rule) jstr(out, c->rule);
+    else jrule(p, c->pc, out);
+    if (c->owed) buf_puts(out, ", \"owed\": true");
     if (c->kind == CH_CREATE || c->kind == CH_UPDATE) {
         buf_puts(out, ", \"fields\": [");
         for (uint32_t k = 0; k < c->nsets; k++) {

@@ -53,6 +53,11 @@ typedef struct Change {
     const char *ref;       /* untag: the system's id of the tagging, where it has one */
     uint32_t pc;           /* the rule behind it */
     int64_t link;          /* the link of the pair in the state, 0 when there is none yet */
+    /* An action a record was owed by an earlier run (store.h's Owed): its
+     * row, done when the change is recorded, and its rule as it was then
+     * (file:line; pc is none, as the rules may have moved since). */
+    int64_t owed;
+    const char *rule;
 } Change;
 
 typedef enum NoteKind {

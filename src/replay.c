@@ -1240,7 +1240,8 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
         free(line);
         cJSON_Delete(e);
         out->ok = 1;
-        out->id = id;
+        /* the record is there for the next read all the same */
+        out->id = c->kind == CH_CREATE && s->codec->creates_later ? NULL : id;
         /* Read again, the record shows the write's time as its change
          * time (overlay): to the millisecond where the object's change
          * time is a date-time; a date would also cover later edits. */

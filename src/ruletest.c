@@ -356,9 +356,7 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
         plan_text(&pl, &out);
         if (rc != 0) buf_printf(&out, "error: %s\n", buf_str(&err));
         else if (!run->dry) {
-            buf_printf(&out, "Applied %lld change%s", (long long)res.applied, res.applied == 1 ? "" : "s");
-            if (res.failed) buf_printf(&out, "; %lld refused:\n%s", (long long)res.failed, buf_str(&res.failures));
-            else buf_puts(&out, ".\n");
+            engine_result_text(&res, &out);
         }
         if (src) connectors_close(src, nsrc);
         for (int s = 0; s < run->nsec; s++) {

@@ -106,6 +106,18 @@ static const char *const migrations[] = {
     "ALTER TABLE links ADD COLUMN base TEXT;"
     "UPDATE links SET base = (SELECT value FROM bases WHERE bases.link = links.id);"
     "DROP TABLE bases;",
+    /* 6: actions owed to a record (a tag, a list, an automation): one
+     * journaled by a run that died before recording it, and one on a
+     * record whose system creates it later (GetResponse), are kept until
+     * they are sent or shown unnecessary, not lost (docs/state.md).  The
+     * journal keeps an action's name and rule to make them from. */
+    "ALTER TABLE journal ADD COLUMN name TEXT;"
+    "ALTER TABLE journal ADD COLUMN rule TEXT;"
+    "CREATE TABLE owed ("
+    "  id INTEGER PRIMARY KEY, sync TEXT NOT NULL, side INTEGER NOT NULL, object TEXT NOT NULL,"
+    "  record_id TEXT, partner TEXT, key TEXT, action TEXT NOT NULL, name TEXT NOT NULL, rule TEXT,"
+    "  since INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX owed_once ON owed(sync, side, coalesce(record_id, ''), coalesce(partner, ''), action, name);",
 };
 
 enum { NSTMT = 64 };
@@ -808,10 +820,10 @@ int store_audit_each(Store *s, int64_t run, Arena *a, void *ctx, int (*each)(voi
 
 int store_intent_add(Store *s, const Intent *in, int64_t *id) {
     if (exec(s,
-             "INSERT INTO journal (run, sync, source, object, side, action, record_id, partner, key, body, at) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-             "isssdsssssi", in->run, in->sync, in->source, in->object, in->side, in->action, in->id_rec,
-             in->partner, in->key, in->body, in->at) != 0)
+             "INSERT INTO journal (run, sync, source, object, side, action, record_id, partner, key, body, at, name, rule) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             "isssdsssssiss", in->run, in->sync, in->source, in->object, in->side, in->action, in->id_rec,
+             in->partner, in->key, in->body, in->at, in->name, in->rule) != 0)
         return -1;
     *id = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -824,8 +836,8 @@ int store_intent_done(Store *s, int64_t id) {
 int store_intents_each(Store *s, Arena *a, void *ctx, int (*each)(void *ctx, const Intent *in)) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, run, sync, source, object, side, action, record_id, partner, key, body, at "
-                           "FROM journal WHERE done = 0 ORDER BY id",
+                           "SELECT id, run, sync, source, object, side, action, record_id, partner, key, body, at, "
+                           "name, rule FROM journal WHERE done = 0 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading the journal");
     int rc;
@@ -843,8 +855,49 @@ int store_intents_each(Store *s, Arena *a, void *ctx, int (*each)(void *ctx, con
         in.key = col_text(st, 9, a);
         in.body = col_text(st, 10, a);
         in.at = sqlite3_column_int64(st, 11);
+        in.name = col_text(st, 12, a);
+        in.rule = col_text(st, 13, a);
         if (each(ctx, &in)) { rc = SQLITE_DONE; break; }
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "reading the journal");
+}
+
+/* ------------------------------------------------------------- owed actions */
+
+int store_owed_add(Store *s, const Owed *o) {
+    /* owed once: the same action owed again (a second crash) is one row */
+    return exec(s,
+                "INSERT OR IGNORE INTO owed (sync, side, object, record_id, partner, key, action, name, rule, since) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "sdsssssssi", o->sync, o->side, o->object, o->id_rec, o->partner, o->key, o->action, o->name,
+                o->rule, o->since);
+}
+
+int store_owed_done(Store *s, int64_t id) { return exec(s, "DELETE FROM owed WHERE id = ?1", "i", id); }
+
+int store_owed_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Owed *o)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT id, sync, side, object, record_id, partner, key, action, name, rule, since "
+                             "FROM owed WHERE sync = ?1 ORDER BY id",
+                             "s", sync);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        Owed o;
+        o.id = sqlite3_column_int64(st, 0);
+        o.sync = col_text(st, 1, a);
+        o.side = sqlite3_column_int(st, 2);
+        o.object = col_text(st, 3, a);
+        o.id_rec = col_text(st, 4, a);
+        o.partner = col_text(st, 5, a);
+        o.key = col_text(st, 6, a);
+        o.action = col_text(st, 7, a);
+        o.name = col_text(st, 8, a);
+        o.rule = col_text(st, 9, a);
+        o.since = sqlite3_column_int64(st, 10);
+        if (each(ctx, &o)) { rc = SQLITE_DONE; break; }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading the owed actions");
 }

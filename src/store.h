@@ -190,6 +190,8 @@ typedef struct Intent {
     const char *key;        /* its match key, to find a create that happened */
     const char *body;       /* what was sent, as JSON */
     int64_t at;
+    const char *name;       /* an action's tag, list or automation */
+    const char *rule;       /* file:line of the rule behind it */
 } Intent;
 
 /* Journals a change before it is sent (committed at once by the caller). */
@@ -199,5 +201,28 @@ int store_intent_add(Store *s, const Intent *in, int64_t *id);
 int store_intent_done(Store *s, int64_t id);
 /* Intents of earlier runs still pending, oldest first. */
 int store_intents_each(Store *s, Arena *a, void *ctx, int (*each)(void *ctx, const Intent *in));
+
+/* ---- owed actions: a tag, list or automation action a record is owed,
+ * kept until it is sent or shown unnecessary (docs/state.md).  The
+ * record is named by its id where known, else by its partner on the
+ * other side and its match key (a create whose id is not known yet). */
+typedef struct Owed {
+    int64_t id;
+    const char *sync;
+    int side;
+    const char *object;
+    const char *id_rec;     /* NULL: not known yet */
+    const char *partner;    /* the record on the other side it came from */
+    const char *key;        /* its match key */
+    const char *action;     /* as plan_action_name says: tag, untag, list add, list remove, automation */
+    const char *name;
+    const char *rule;       /* file:line, as it was when decided */
+    int64_t since;
+} Owed;
+
+/* The same action owed twice to one record is kept once. */
+int store_owed_add(Store *s, const Owed *o);
+int store_owed_done(Store *s, int64_t id);
+int store_owed_each(Store *s, const char *sync, Arena *a, void *ctx, int (*each)(void *ctx, const Owed *o));
 
 #endif

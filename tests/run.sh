@@ -49,6 +49,9 @@ suite "shipped rule files check clean" sh -c '
 suite "command line" sh tests/cli.sh "$BUILD"
 suite "API emulator" python3 tests/emulator/test_emulator.py
 suite "live connectors against the emulator" python3 tests/live/live_test.py "$BUILD"
+# kill -9 at a sample of the writes of every shipped rule file; `make
+# soak` (which CI runs too) at every one of them
+suite "kill -9 at sampled writes, then settled (make soak: every write)" python3 tests/live/soak.py "$BUILD" --sample 3
 suite "OpenAPI conformance of requests (prism; skips without npm)" python3 tests/live/conformance.py "$BUILD"
 if [ -x "$BUILD/fuzz-front" ]; then
     suite "fuzz (short run)" sh tests/fuzz/short.sh "$BUILD"

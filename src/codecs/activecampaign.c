@@ -892,4 +892,4 @@ out:
     return rc ? -1 : 0;
 }
 
-const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id, ac_scan_page};
+const Codec codec_activecampaign = {"activecampaign", ac_meta, ac_decode_meta, ac_decode_page, NULL, ac_encode, ac_created_id, ac_scan_page, 0};

@@ -227,4 +227,4 @@ static int d365_created_id(CodecCtx *cx, const Change *c, int status, const cJSO
     return -1;
 }
 
-const Codec codec_dynamics365 = {"dynamics365", d365_meta, d365_decode_meta, d365_decode_page, NULL, d365_encode, d365_created_id, NULL};
+const Codec codec_dynamics365 = {"dynamics365", d365_meta, d365_decode_meta, d365_decode_page, NULL, d365_encode, d365_created_id, NULL, 0};

@@ -346,4 +346,4 @@ static int gr_created_id(CodecCtx *cx, const Change *c, int status, const cJSON 
     return -1;
 }
 
-const Codec codec_getresponse = {"getresponse", gr_meta, gr_decode_meta, gr_decode_page, NULL, gr_encode, gr_created_id, NULL};
+const Codec codec_getresponse = {"getresponse", gr_meta, gr_decode_meta, gr_decode_page, NULL, gr_encode, gr_created_id, NULL, 1};

@@ -318,4 +318,4 @@ out:
 }
 
 const Codec codec_salesforce = {"salesforce", sf_meta, sf_decode_meta, sf_decode_page, sf_decode_deleted,
-                                sf_encode, sf_created_id, sf_scan_page};
+                                sf_encode, sf_created_id, sf_scan_page, 0};

@@ -42,7 +42,7 @@ static void test_open(void) {
     if (!s) return;
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-    CHECK(store_version(s) == 5);
+    CHECK(store_version(s) == 6);
     store_close(s);
 
     /* The waiting records are found through their own small index; the
@@ -121,6 +121,9 @@ static void test_migrate_bases(void) {
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
+                       "DROP TABLE owed;"
+                       "ALTER TABLE journal DROP COLUMN name;"
+                       "ALTER TABLE journal DROP COLUMN rule;"
                        "ALTER TABLE links DROP COLUMN base;"
                        "ALTER TABLE links DROP COLUMN left_written;"
                        "ALTER TABLE links DROP COLUMN right_written;"
@@ -153,7 +156,7 @@ static void test_migrate_bases(void) {
         buf_free(&err);
         return;
     }
-    CHECK(store_version(s) == 5);
+    CHECK(store_version(s) == 6);
     CHECK(store_waiting_count(s, "leads") == 1);
     /* schema 4: a link of before knows no write's change time */
     Link wl;
@@ -402,7 +405,7 @@ static void test_history(void) {
     CHECK(got[0] && !strcmp(got[0]->after, "\"Lee\"") && !strcmp(got[0]->rule, "x.sync:6"));
     free((void *)got[0]);
 
-    Intent in = {0, run, "leads", "ac", "contact", 1, "create", NULL, "00Q1", "ann@x.io", "{\"contact\":{}}", 360};
+    Intent in = {0, run, "leads", "ac", "contact", 1, "create", NULL, "00Q1", "ann@x.io", "{\"contact\":{}}", 360, NULL, NULL};
     int64_t iid, iid2;
     CHECK(store_intent_add(s, &in, &iid) == 0);
     in.key = "bob@x.io";
@@ -422,9 +425,63 @@ static void test_history(void) {
     cleanup();
 }
 
+static int each_owed(void *ctx, const Owed *o) {
+    Owed *got = ctx;
+    got[got[0].id ? 1 : 0] = *o;
+    return 0;
+}
+
+static int owed_intent(void *ctx, const Intent *in) {
+    const Intent **got = ctx;
+    if (in->name) *got = in;
+    return 0;
+}
+
+/* An action journaled keeps its name and rule (a run that dies before
+ * recording it makes it owed from them); an owed action is kept once
+ * however often it is owed, and goes when done. */
+static void test_owed(void) {
+    Store *s = fresh();
+    if (!s) return;
+    Arena a;
+    arena_init(&a);
+    CHECK(store_version(s) == 6);
+    Intent in = {0, 1, "leads", "ac", "contact", 1, "tag", NULL, "00Q1", "ann@x.io", NULL, 360, "vip", "x.sync:9"};
+    int64_t iid;
+    CHECK(store_intent_add(s, &in, &iid) == 0);
+    const Intent *back = NULL;
+    CHECK(store_intents_each(s, &a, &back, owed_intent) == 0);
+    CHECK(back && !strcmp(back->name, "vip") && !strcmp(back->rule, "x.sync:9") && back->id_rec == NULL);
+
+    Owed o = {0, "leads", 1, "contact", NULL, "00Q1", "ann@x.io", "tag", "vip", "x.sync:9", 360};
+    CHECK(store_owed_add(s, &o) == 0);
+    CHECK(store_owed_add(s, &o) == 0);   /* owed again: one row */
+    Owed other = o;
+    other.name = "lead";
+    CHECK(store_owed_add(s, &other) == 0);
+    Owed got[3];
+    memset(got, 0, sizeof got);
+    CHECK(store_owed_each(s, "leads", &a, got, each_owed) == 0);
+    CHECK(got[0].id && got[1].id && got[0].id != got[1].id);
+    CHECK(!strcmp(got[0].name, "vip") && !strcmp(got[0].partner, "00Q1") && got[0].id_rec == NULL &&
+          !strcmp(got[0].rule, "x.sync:9") && got[0].since == 360);
+    CHECK(!strcmp(got[1].name, "lead"));
+    CHECK(store_owed_done(s, got[0].id) == 0);
+    memset(got, 0, sizeof got);
+    CHECK(store_owed_each(s, "leads", &a, got, each_owed) == 0);
+    CHECK(got[0].id && !strcmp(got[0].name, "lead") && !got[1].id);
+    memset(got, 0, sizeof got);
+    CHECK(store_owed_each(s, "contacts", &a, got, each_owed) == 0);
+    CHECK(!got[0].id);
+    arena_free(&a);
+    store_close(s);
+    cleanup();
+}
+
 void test_store_all(void) {
     test_open();
     test_migrate_bases();
     test_links();
     test_history();
+    test_owed();
 }
