@@ -143,6 +143,9 @@ typedef struct IdSet {
     int failed;            /* the spill failed: the run fails (spill_error) */
 } IdSet;
 
+static int idset_has(IdSet *s, const char *id);
+static int idset_claim(IdSet *s, const char *id, const char *val, const char **had);
+
 typedef struct SyncRun {
     Engine *E;
     uint32_t si;
@@ -158,6 +161,10 @@ typedef struct SyncRun {
     int streaming;
     Arena page;
     IdSet seen0;           /* the left ids the stream delivered */
+    /* Per side, the match keys a record of this run paired by or was
+     * created with (key \0 id): a second record of the side with the
+     * same key is a duplicate, not a second create or pair. */
+    IdSet claimed[2];
     int spilling;          /* the right side is kept in rs, not in recs[1] and the symtabs */
     RSide rs;
     Rec **recs[2];
@@ -2277,6 +2284,26 @@ static int linked_member(void *ctx, const Link *l) {
     return 0;
 }
 
+/* x pairs by its key or is created with it: the key is its side's. */
+static void claim_key(SyncRun *R, Rec *x) {
+    const char *had;
+    if (x->key) idset_claim(&R->claimed[x->side], x->key, x->id, &had);
+}
+
+/* x has the match key of `first`, read before it on the same side, which
+ * this run pairs or creates by it: skipped, or the system would be asked
+ * to make one record twice (ActiveCampaign's contact/sync answers both
+ * with one id) and the state could not record the second. */
+static void key_duplicate(SyncRun *R, Rec *x, const char *first) {
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "duplicate key: %s %s has the same match key and is synced by it (the first read)",
+               R->src[x->side]->name, first ? first : "?");
+    note(R, NOTE_SKIP, x, x->side, buf_str(&b), UINT32_MAX);
+    buf_free(&b);
+    x->done = 1;
+}
+
 /* x's match key belongs to `other`, linked to another record: skipped. */
 static void key_taken(SyncRun *R, Rec *x, const char *other) {
     Buf b;
@@ -2405,7 +2432,15 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
         x->done = 1;
         return;
     }
-    /* not linked: pair by key (B03), else create (B01) */
+    /* not linked: pair by key (B03), else create (B01); unless a record
+     * of this side read before it paired by the key or was created with
+     * it this run: x is its duplicate (docs/plan.md) */
+    if (x->key && idset_has(&R->claimed[k], x->key)) {
+        const char *first = NULL;
+        idset_claim(&R->claimed[k], x->key, x->id, &first);
+        key_duplicate(R, x, first);
+        return;
+    }
     y = find_key(R, o, x->key);
     if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
     /* A left record the selection rejects is no partner: x neither pairs
@@ -2421,6 +2456,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
         return;
     }
     if (y && !y->done && !y->linked && !y->r->deleted) {
+        claim_key(R, x);
         decide_pair(R, x, y, 0);
         return;
     }
@@ -2428,6 +2464,7 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
         key_taken(R, x, y->id);
         return;
     }
+    claim_key(R, x);
     decide_create(R, x, 0, 0);
 }
 
@@ -2445,7 +2482,8 @@ static int idset_slot(IdSet *s, const char *id, size_t len, uint64_t h, uint32_t
         if (!v) return 0;
         if ((v & 0xFFFFFF) != tag) continue;
         if (spill_get(&s->sp, (v >> 24) - 1, &s->got) != 0) return -1;
-        if (s->got.n == len && !memcmp(s->got.p, id, len)) return 1;
+        /* an entry may carry a value after a NUL (idset_claim) */
+        if (s->got.n >= len && !memcmp(s->got.p, id, len) && (s->got.n == len || !s->got.p[len])) return 1;
     }
 }
 
@@ -2479,8 +2517,21 @@ static int idset_grow(IdSet *s) {
     return rc;
 }
 
+static int idset_add_with(IdSet *s, const char *id, const char *val);
+
 /* Adds id; 0 when it was there already (or the spill failed: s->failed). */
-static int idset_add(IdSet *s, const char *id) {
+static int idset_add(IdSet *s, const char *id) { return idset_add_with(s, id, NULL); }
+
+/* The same, the entry carrying val; when id was there, *had is its value
+ * (valid until the set is next used). */
+static int idset_claim(IdSet *s, const char *id, const char *val, const char **had) {
+    *had = NULL;
+    if (idset_add_with(s, id, val)) return 1;
+    if (!s->failed && s->got.n > strlen(id)) *had = s->got.p + strlen(id) + 1;
+    return 0;
+}
+
+static int idset_add_with(IdSet *s, const char *id, const char *val) {
     if (!s->open) {
         spill_open(&s->sp);
         buf_init(&s->got);
@@ -2494,8 +2545,24 @@ static int idset_add(IdSet *s, const char *id) {
     uint64_t h = khash(id), off;
     uint32_t at;
     int rc = idset_slot(s, id, len, h, &at);
-    if (rc != 0 || spill_put(&s->sp, id, (uint32_t)len, &off) != 0) {
-        if (rc <= 0) s->failed = 1;
+    if (rc != 0) {
+        if (rc < 0) s->failed = 1;
+        return 0;
+    }
+    int put;
+    if (val) {
+        Buf e;
+        buf_init(&e);
+        buf_puts(&e, id);
+        buf_putc(&e, 0);
+        buf_puts(&e, val);
+        put = spill_put(&s->sp, e.p, (uint32_t)e.n, &off);
+        buf_free(&e);
+    } else {
+        put = spill_put(&s->sp, id, (uint32_t)len, &off);
+    }
+    if (put != 0) {
+        s->failed = 1;
         return 0;
     }
     s->slot[at] = (off + 1) << 24 | id_tag(h);
@@ -3015,6 +3082,11 @@ static int run_sync(Engine *E, uint32_t si, Buf *err) {
         for (uint32_t i = 0; i < nread[k]; i++) decide_one(&R, R.recs[k][i], err);
 
 decided:
+    for (int k = 0; k < 2; k++)
+        if (R.claimed[k].failed) {
+            buf_printf(err, "sync %s: %s", R.name, spill_error(&R.claimed[k].sp));
+            goto out;
+        }
     if (decide_accounts(&R, err) != 0) goto out;
     if (E->o->apply) {
         if (apply_part(&R, 1, err) != 0) goto out;
@@ -3027,6 +3099,8 @@ out:
     arena_free(&R.a);
     arena_free(&R.page);
     idset_free(&R.seen0);
+    idset_free(&R.claimed[0]);
+    idset_free(&R.claimed[1]);
     return rc;
 }
 
