@@ -57,6 +57,20 @@ static void gr_failure(const cJSON *a, Buf *out) {
     if (!msg) msg = desc;
     if (cJSON_IsNumber(code)) buf_printf(out, "code %d%s%s", code->valueint, msg ? ": " : "", msg ? msg : "");
     else if (msg) buf_puts(out, msg);
+    /* Validation errors name the fields in "context" (not in the
+     * published schema, so read only where present): which field, why. */
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, get(a, "context")) {
+        const char *why = str(get(c, "errorDescription"));
+        if (!why) continue;
+        buf_puts(out, n++ ? "; " : " (");
+        const cJSON *f;
+        int nf = 0;
+        cJSON_ArrayForEach(f, get(c, "fieldName")) if (str(f)) buf_printf(out, "%s%s", nf++ ? ", " : "", str(f));
+        buf_printf(out, "%s%s", nf ? ": " : "", why);
+    }
+    if (n) buf_putc(out, ')');
 }
 
 /* Sends with the key and reads the answer (NULL for an empty body) of any
@@ -591,7 +605,7 @@ enum { GR_BATCH = 1000 };
 
 typedef struct Import {
     char *campaign;        /* NULL: nothing pending */
-    cJSON *contacts;
+    cJSON **rows;          /* each contact as an import takes it */
     uint32_t *at;          /* the changes' indices into res */
     cJSON **single;        /* each contact's own create body, for a lone one */
     uint32_t n;
@@ -613,53 +627,66 @@ static cJSON *importable(const Change *ch, const RequestList *rl, const char **c
     return b;
 }
 
-static int import_flush(Gr *S, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, Import *im,
-                        Buf *err) {
+/* Sends contacts [lo, hi) of the import: one alone as its own create
+ * (which keeps its own answer: 409 when it is there already), more as one
+ * import.  GetResponse refuses an import with one bad contact whole (400,
+ * naming none): it is split in two and each half sent again, down to
+ * single creates, so every good contact arrives and only a bad one is
+ * refused, with its own reason (about 2 log2(n) requests for one bad
+ * contact in n). */
+static int import_send(Gr *S, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, Import *im,
+                       uint32_t lo, uint32_t hi, Buf *err) {
     Live *L = &S->L;
-    int rc = 0;
-    if (im->n == 1) {
-        /* alone: the create as the codec wrote it */
-        char *body = cJSON_PrintUnformatted(im->single[0]);
+    if (hi - lo == 1) {
+        char *body = cJSON_PrintUnformatted(im->single[lo]);
         RequestList rl = {NULL, 0, 0};
         request_add(&rl, cx->a, "POST", "/contacts", body, NULL);
         cJSON_free(body);
-        rc = gr_send(S, cx, &pl->changes[idx[im->at[0]]], &rl, &res[im->at[0]], err);
-    } else if (im->n > 1) {
-        cJSON *root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "campaignId", im->campaign);
-        cJSON_AddItemToObject(root, "contacts", im->contacts);
-        im->contacts = NULL;
-        char *body = cJSON_PrintUnformatted(root);
-        cJSON_Delete(root);
-        const char *what = arena_printf(cx->a, "source %s: POST /contacts/batch (%u contacts)", L->base.name, im->n);
-        HttpResponse r;
-        http_response_init(&r);
-        cJSON *a = NULL;
-        if (gr_call(S, "POST", arena_printf(cx->a, "%s/contacts/batch", S->base), body, HTTP_ONCE, what, &r, &a, err) != 0) {
-            rc = -1;
-        } else if (r.status >= 500 || r.status == 401 || r.status == 403 || r.status == 429) {
-            /* what became of the import is not known: the run stops, the next settles it */
-            live_failed(L, &r, a, what, err);
-            rc = -1;
-        } else if (r.status >= 300) {
-            Buf m;
-            buf_init(&m);
-            live_failed(L, &r, a, what, &m);
-            for (uint32_t k = 0; k < im->n; k++) res[im->at[k]].error = arena_strdup(&L->a, buf_str(&m));
-            buf_free(&m);
-        } else {
-            /* accepted: each contact is made later, and paired by e-mail */
-            for (uint32_t k = 0; k < im->n; k++) res[im->at[k]].ok = 1;
-            L->written += im->n;
-        }
-        cJSON_Delete(a);
-        http_response_free(&r);
-        cJSON_free(body);
+        return gr_send(S, cx, &pl->changes[idx[im->at[lo]]], &rl, &res[im->at[lo]], err);
     }
-    for (uint32_t k = 0; k < im->n; k++) cJSON_Delete(im->single[k]);
-    cJSON_Delete(im->contacts);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "campaignId", im->campaign);
+    cJSON *rows = cJSON_AddArrayToObject(root, "contacts");
+    for (uint32_t k = lo; k < hi; k++) cJSON_AddItemReferenceToArray(rows, im->rows[k]);
+    char *body = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);   /* the references only: the rows stay the import's */
+    const char *what = arena_printf(cx->a, "source %s: POST /contacts/batch (%u contacts)", L->base.name, hi - lo);
+    HttpResponse r;
+    http_response_init(&r);
+    cJSON *a = NULL;
+    int rc = 0, split = 0;
+    if (gr_call(S, "POST", arena_printf(cx->a, "%s/contacts/batch", S->base), body, HTTP_ONCE, what, &r, &a, err) != 0) {
+        rc = -1;
+    } else if (r.status >= 500 || r.status == 401 || r.status == 403 || r.status == 429) {
+        /* what became of the import is not known: the run stops, the next settles it */
+        live_failed(L, &r, a, what, err);
+        rc = -1;
+    } else if (r.status >= 300) {
+        split = 1;
+    } else {
+        /* accepted: each contact is made later, and paired by e-mail */
+        for (uint32_t k = lo; k < hi; k++) res[im->at[k]].ok = 1;
+        L->written += hi - lo;
+    }
+    cJSON_Delete(a);
+    http_response_free(&r);
+    cJSON_free(body);
+    if (split) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        rc = import_send(S, cx, pl, idx, res, im, lo, mid, err);
+        if (rc == 0) rc = import_send(S, cx, pl, idx, res, im, mid, hi, err);
+    }
+    return rc;
+}
+
+static int import_flush(Gr *S, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, Import *im,
+                        Buf *err) {
+    int rc = im->n ? import_send(S, cx, pl, idx, res, im, 0, im->n, err) : 0;
+    for (uint32_t k = 0; k < im->n; k++) {
+        cJSON_Delete(im->single[k]);
+        cJSON_Delete(im->rows[k]);
+    }
     free(im->campaign);
-    im->contacts = NULL;
     im->campaign = NULL;
     im->n = 0;
     return rc;
@@ -675,8 +702,8 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
     cx.ensure = gr_ensure;
     cx.ensure_ctx = S;
     int rc = 0;
-    Import im = {NULL, NULL, calloc(n + 1, sizeof(uint32_t)), calloc(n + 1, sizeof(cJSON *)), 0};
-    if (!im.at || !im.single) abort();
+    Import im = {NULL, calloc(n + 1, sizeof(cJSON *)), calloc(n + 1, sizeof(uint32_t)), calloc(n + 1, sizeof(cJSON *)), 0};
+    if (!im.rows || !im.at || !im.single) abort();
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const Change *ch = &pl->changes[idx[i]];
         memset(&res[i], 0, sizeof res[i]);
@@ -717,8 +744,7 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
         }
         if (!im.n) {
             im.campaign = strdup(camp);
-            im.contacts = cJSON_CreateArray();
-            if (!im.campaign || !im.contacts) abort();
+            if (!im.campaign) abort();
         }
         /* an import's contact: e-mail, name, custom fields */
         cJSON *row = cJSON_CreateObject();
@@ -727,16 +753,19 @@ static int gr_apply(Connector *c, const Plan *pl, const uint32_t *idx, uint32_t 
             const cJSON *v = get(one, keep[k]);
             if (v) cJSON_AddItemToObject(row, keep[k], cJSON_Duplicate(v, 1));
         }
-        cJSON_AddItemToArray(im.contacts, row);
+        im.rows[im.n] = row;
         im.single[im.n] = one;
         im.at[im.n++] = i;
     }
     if (rc == 0) rc = import_flush(S, &cx, pl, idx, res, &im, err);
     else {
-        for (uint32_t k = 0; k < im.n; k++) cJSON_Delete(im.single[k]);
-        cJSON_Delete(im.contacts);
+        for (uint32_t k = 0; k < im.n; k++) {
+            cJSON_Delete(im.single[k]);
+            cJSON_Delete(im.rows[k]);
+        }
         free(im.campaign);
     }
+    free(im.rows);
     free(im.at);
     free(im.single);
     arena_free(&a);

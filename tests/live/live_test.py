@@ -627,6 +627,41 @@ def gr_import_count(tmp):
         emu.stop()
 
 
+def gr_import_bad_address(tmp):
+    """An import with one address GetResponse refuses (400 for the whole
+    import, naming no contact) is split until every good contact arrives;
+    only the bad one is refused, with its reason, in the run's output and
+    in status; the rerun creates nothing twice."""
+    n = 40
+    seed = gr_seed(0)
+    seed["salesforce"]["Contact"] += [
+        {"Id": "003%012dAAA" % i, "FirstName": "Im", "LastName": "Port%d" % i,
+         "Email": "bad@localhost" if i == 17 else "import%d@example.org" % i,
+         "SystemModstamp": "2026-10-01T00:00:00.000+0000"} for i in range(n)]
+    emu = harness.Emulator(seed, tmp)
+    try:
+        rules = harness.shipped_rules("getresponse-salesforce", tmp)
+        state = os.path.join(tmp, "state.db")
+        rc, out, err = run(emu, rules, state)
+        check(rc == 1, "a refused record is an error: exit %d: %s" % (rc, err))
+        check(re.search(r"1 refused:\ncreate gr.contact 003000000000017AAA: .*email", out),
+              "the bad address is not the one refused, with its reason: %s" % out[-600:])
+        gr = emu.state()["getresponse"]["contacts"]
+        for i in range(n):
+            if i != 17:
+                one(gr, "email", "import%d@example.org" % i)
+        check(not by(gr, "email", "bad@localhost"), "the bad address was made")
+        posts = [e for e in emu.log() if e["system"] == "gr" and e["method"] == "POST"]
+        check(len(posts) <= 2 * 6 + 4, "%d requests to import %d contacts with one bad" % (len(posts), n))
+        rc, out, err = harness.tandem(BUILD, ["status", rules, "--state", state], emu.env())
+        check("003000000000017AAA" in out and "email" in out, "status does not name the refused record: %s" % out)
+        rc, out, err = run(emu, rules, state)
+        check(len(emu.state()["getresponse"]["contacts"]) == len(gr), "contacts duplicated")
+        check(applied(out) == 0 and "1 refused" in out, "the rerun: %s" % out[-400:])
+    finally:
+        emu.stop()
+
+
 ECHO_RULES = COUNT_RULES.replace("sync people: sf.Lead <- ac.contact {", "sync people: sf.Lead -> ac.contact {").replace(
     '    new in sf become Lead with Company = "[not provided]", LeadSource = "ActiveCampaign"\n', "")
 
@@ -748,7 +783,7 @@ def overlapping_runs(tmp):
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
          fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
          fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count,
-         echo_count, rejected_lookups, overlapping_runs]
+         echo_count, rejected_lookups, overlapping_runs, gr_import_bad_address]
 
 
 def main():
