@@ -168,8 +168,9 @@ Value program_vmap(const Program *p, uint32_t map, Value v) {
 
 static const unsigned char magic[8] = {'T', 'N', 'D', 'M', 'B', 'C', '\r', '\n'};
 /* 4: field("X") map keys named whole; 5: a map's flow may say it is a
- * join merged with the maps that split it back (MAP_SPLIT_*) */
-enum { FORMAT_VERSION = 5, HEADER_SIZE = 20 };
+ * join merged with the maps that split it back (MAP_SPLIT_*); 6: a field
+ * keeps its size (text(80)), for the run's fit check */
+enum { FORMAT_VERSION = 6, HEADER_SIZE = 20 };
 
 static void w8(Buf *b, unsigned v) { buf_putc(b, (char)(v & 0xFF)); }
 static void w16(Buf *b, unsigned v) { w8(b, v); w8(b, v >> 8); }
@@ -202,7 +203,7 @@ void program_save(const Program *p, Buf *out) {
     w32(&b, p->nfields);
     for (uint32_t i = 0; i < p->nfields; i++) {
         const PField *f = &p->fields[i];
-        w32(&b, f->name); w8(&b, f->type); w8(&b, f->flags); w32(&b, f->deflt);
+        w32(&b, f->name); w8(&b, f->type); w8(&b, f->flags); w32(&b, f->deflt); w32(&b, f->size);
     }
     w32(&b, p->nobjects);
     for (uint32_t i = 0; i < p->nobjects; i++) {
@@ -551,11 +552,11 @@ Program *program_load(const unsigned char *data, size_t n, Buf *err) {
         default: break;
         }
     }
-    p->nfields = rcount(&r, "fields", 10);
+    p->nfields = rcount(&r, "fields", 14);
     p->fields = ralloc(p, p->nfields, sizeof *p->fields);
     for (uint32_t i = 0; i < p->nfields; i++) {
         PField *f = &p->fields[i];
-        f->name = r32(&r); f->type = (uint8_t)r8(&r); f->flags = (uint8_t)r8(&r); f->deflt = r32(&r);
+        f->name = r32(&r); f->type = (uint8_t)r8(&r); f->flags = (uint8_t)r8(&r); f->deflt = r32(&r); f->size = r32(&r);
     }
     p->nobjects = rcount(&r, "objects", 46);
     p->objects = ralloc(p, p->nobjects, sizeof *p->objects);

@@ -81,6 +81,7 @@ typedef struct PField {
     uint8_t type;          /* TypeKind */
     uint8_t flags;         /* PF_* */
     uint32_t deflt;        /* constant index + 1, 0 for none */
+    uint32_t size;         /* text and kin: the most characters the system keeps (text(80)); 0 any */
 } PField;
 
 typedef struct PObject {

@@ -148,7 +148,7 @@ static uint32_t obj_id(Cc *cc, Object *o) {
         Field *f = o->fields[i];
         PField pf = {cstr_id(cc, f->name), (uint8_t)f->ty.k,
                      (uint8_t)((f->required ? PF_REQUIRED : 0) | (f->readonly ? PF_READONLY : 0) | (f->custom ? PF_CUSTOM : 0)),
-                     f->deflt ? lit_const_of(cc, f->deflt) + 1 : 0};
+                     f->deflt ? lit_const_of(cc, f->deflt) + 1 : 0, type_is_text(f->ty.k) ? f->ty.size : 0};
         PUSH(cc->fields, cc->nfields, cc->capfields, pf);
     }
     po.key = o->key ? o->key->index : -1;

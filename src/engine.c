@@ -851,6 +851,11 @@ struct Unit {
     int has_base;
     int wrote[2];
     const Action *stop;    /* a skip, wait or error */
+    /* A value that does not fit its field (too long, not an e-mail
+     * address): the record is skipped, not sent a request its system
+     * would refuse.  Why, and the rule that made the value. */
+    const char *unfit;
+    uint32_t unfit_pc;
 };
 
 /* A unit over records l and r (either may be NULL), nothing created yet. */
@@ -859,6 +864,45 @@ static void unit_init(Unit *u, Rec *l, Rec *r) {
     u->rec[0] = l;
     u->rec[1] = r;
     u->created[0] = u->created[1] = -1;
+}
+
+/* Characters in UTF-8 text (what the systems' lengths count). */
+static uint32_t utf8_chars(const char *s, uint32_t n) {
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* An address the systems take: one @, something before it, a domain with
+ * a dot inside it, no blanks within.  (Each vendor checks more; none
+ * takes less.) */
+static int email_ok(const char *s, uint32_t n) {
+    /* blanks around it are trimmed by every system (and by match keys) */
+    while (n && (unsigned char)*s <= ' ') s++, n--;
+    while (n && (unsigned char)s[n - 1] <= ' ') n--;
+    const char *at = memchr(s, '@', n);
+    if (!at || at == s || memchr(at + 1, '@', n - (uint32_t)(at + 1 - s))) return 0;
+    const char *dom = at + 1, *end = s + n;
+    const char *dot = NULL;
+    for (const char *q = dom; q < end; q++) if (*q == '.') dot = q;
+    for (const char *q = s; q < end; q++) if ((unsigned char)*q <= ' ') return 0;
+    return dot && dot > dom && dot < end - 1 && dom[0] != '.';
+}
+
+/* Why value v does not fit field `field` of object `object` as its system
+ * keeps it, or NULL when it fits (docs/plan.md). */
+static const char *unfit(SyncRun *R, uint32_t object, uint16_t field, Value v) {
+    const Program *p = R->E->p;
+    const PObject *o = &p->objects[object];
+    if (v.t != VT_STR || field >= o->nfields) return NULL;
+    const PField *f = &p->fields[o->first_field + field];
+    const char *name = str(p, f->name);
+    uint32_t n = f->size ? utf8_chars(v.u.s, v.len) : 0;
+    if (f->size && n > f->size)
+        return arena_printf(&R->dec, "%s: %u characters; %s.%s takes at most %u", name, n, str(p, o->name), name, f->size);
+    if (f->type == TY_EMAIL && v.len && !email_ok(v.u.s, v.len))
+        return arena_printf(&R->dec, "%s: \"%.*s\" is not an e-mail address", name, v.len > 60 ? 60 : (int)v.len, v.u.s);
+    return NULL;
 }
 
 static void take_actions(SyncRun *R, Unit *u) {
@@ -871,6 +915,16 @@ static void take_actions(SyncRun *R, Unit *u) {
         switch (a->kind) {
         case ACT_SET: {
             if (a->value.t == VT_NONE) break;
+            uint32_t wobj = u->created[t] >= 0 ? pl->changes[u->created[t]].object
+                          : u->rec[t] ? u->rec[t]->r->object : UINT32_MAX;
+            const char *why = wobj != UINT32_MAX ? unfit(R, wobj, a->field, a->value) : NULL;
+            if (why) {
+                if (!u->unfit) {
+                    u->unfit = why;
+                    u->unfit_pc = a->pc;
+                }
+                break;
+            }
             if (u->created[t] >= 0) {
                 Change *c = &pl->changes[u->created[t]];
                 plan_set(pl, c, a->field, v_null(), a->value, a->pc);
@@ -1125,6 +1179,18 @@ static void handler(SyncRun *R, Unit *u, Entry e, Rec *l, Rec *r) {
 
 static void ids_add(Arena *a, IdList *l, const char *id);
 
+/* A record whose changes hold a value its field cannot take: skipped with
+ * the reason and the rule behind the value; its changes were dropped. */
+static void skip_unfit(SyncRun *R, Unit *u, Rec *x) {
+    Action a;
+    memset(&a, 0, sizeof a);
+    a.kind = ACT_SKIP;
+    a.arg = UINT32_MAX;
+    a.msg = u->unfit;
+    a.pc = u->unfit_pc;
+    stopped(R, &a, x, x->side);
+}
+
 /* A linked (or newly paired) pair: merge every map. */
 static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     Engine *E = R->E;
@@ -1160,7 +1226,7 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     take_actions(R, &u);
     if (st != VM_OK && u.stop) {
         /* the pair's changes so far are dropped with it */
-        E->pl->nchanges = o->first;
+        plan_truncate(E->pl, o->first);
         R->nouts--;
         stopped(R, u.stop, x, x->side);
         return;
@@ -1168,6 +1234,12 @@ static void decide_pair(SyncRun *R, Rec *x, Rec *y, int64_t link) {
     for (int t = 0; t < 2; t++) {
         if (!u.wrote[t]) continue;
         handler(R, &u, t ? EP_ON_UPDATE_R : EP_ON_UPDATE_L, l, r);
+    }
+    if (u.unfit) {
+        plan_truncate(E->pl, o->first);
+        R->nouts--;
+        skip_unfit(R, &u, x);
+        return;
     }
     for (int t = 0; t < 2; t++) track(R, &u, t, ST_SYNCED, 1);
     if (base[0] && exact && bases_same(R, base, &u)) u.has_base = 0;
@@ -1244,6 +1316,12 @@ static void decide_create(SyncRun *R, Rec *x, int resurrect, int64_t link) {
     o->create = (int32_t)(pl->nchanges - 1);
     u.created[t] = o->create;
     take_actions(R, &u);
+    if (u.unfit) {
+        plan_truncate(pl, o->first);
+        R->nouts--;
+        skip_unfit(R, &u, x);
+        return;
+    }
     /* The bases of the new pair: what each end holds once it exists. */
     R->observe = 1;
     vm(R, l, r, NULL, EP_UPDATE, &res);

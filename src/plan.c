@@ -51,6 +51,17 @@ Change *plan_change(Plan *pl, ChangeKind kind, uint32_t sync, int side) {
     return c;
 }
 
+void plan_truncate(Plan *pl, uint32_t n) {
+    for (; pl->nchanges > n; pl->nchanges--) {
+        const Change *c = &pl->changes[pl->nchanges - 1];
+        SyncSummary *s = &pl->sum[c->sync];
+        if (c->kind == CH_CREATE) s->creates--;
+        else if (c->kind == CH_UPDATE) s->updates--;
+        else if (c->kind == CH_DELETE) s->deletes--;
+        else s->actions--;
+    }
+}
+
 Note *plan_note(Plan *pl, NoteKind kind, uint32_t sync, int side) {
     pl->notes = grow(pl->notes, pl->nnotes, &pl->capnotes, sizeof *pl->notes);
     Note *n = &pl->notes[pl->nnotes++];

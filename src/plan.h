@@ -115,6 +115,9 @@ void plan_free(Plan *pl);
 /* Appends a zeroed change or note and returns it (valid until the next append). */
 Change *plan_change(Plan *pl, ChangeKind kind, uint32_t sync, int side);
 Note *plan_note(Plan *pl, NoteKind kind, uint32_t sync, int side);
+/* Drops the changes from index n on (a decision undone: its record is
+ * skipped after all), and their counts with them. */
+void plan_truncate(Plan *pl, uint32_t n);
 /* Adds a field to a change (in the plan's arena). */
 void plan_set(Plan *pl, Change *c, uint16_t field, Value before, Value after, uint32_t pc);
 /* A value copied into the plan's arena (text from a record batch outlives it). */
