@@ -160,13 +160,16 @@ static const char usage_run[] =
     "75 another run holds the state (nothing was done)\n";
 
 static const char usage_status[] =
-    "usage: tandem status FILE [--json] [--state FILE] [--at DATETIME]\n"
+    "usage: tandem status FILE [--json] [--state FILE] [--since DATETIME] [--page N] [--at DATETIME]\n"
     "\n"
     "The sync health report (B31): the last runs with their counts, each\n"
-    "sync's last run, next due time, links and records waiting, and the\n"
-    "errors of the last run grouped by reason.\n"
+    "sync's last run, next due time, links and records waiting, the errors\n"
+    "of the last run grouped by reason, and every record in error now with\n"
+    "its reason and rule (an error stays until its record syncs).\n"
     "\n"
-    "  --json         the report as JSON\n"
+    "  --json         the report as JSON (every record in error)\n"
+    "  --since DATETIME  only records in error since then\n"
+    "  --page N       the Nth page of 50 records in error (text)\n"
     "  --state FILE   the state file (default: .tandem/<name>.db beside the\n"
     "                 rule file <name>.sync)\n"
     "\n"
@@ -867,22 +870,31 @@ out:
 
 static int cmd_status(int argc, char **argv) {
     const char *file = NULL, *state = NULL;
-    int json = 0, rc = EXIT_OK;
+    int rc = EXIT_OK;
     int64_t at = now_ms();
+    StatusOptions so = {0, INT64_MIN, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int c = common_option(argc, argv, &i, usage_status, &rc);
         if (c == 2) return rc;
         if (c == 1) continue;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--state") || !strcmp(a, "--at")) {
+        if (!strcmp(a, "--state") || !strcmp(a, "--at") || !strcmp(a, "--since") || !strcmp(a, "--page")) {
             if (!v) return usage_error(usage_status, "%s needs a value", a);
             i++;
         }
         if (!strcmp(a, "--state")) state = v;
         else if (!strcmp(a, "--at")) {
             if (parse_datetime(v, strlen(v), &at) != 0) return usage_error(usage_status, "'%s' is not a date-time", v);
-        } else if (!strcmp(a, "--json")) json = 1;
+        } else if (!strcmp(a, "--since")) {
+            if (parse_datetime(v, strlen(v), &so.since) != 0)
+                return usage_error(usage_status, "'%s' is not a date-time", v);
+        } else if (!strcmp(a, "--page")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 1000000000) return usage_error(usage_status, "--page %s: a page number from 1", v);
+            so.page = (int)n;
+        } else if (!strcmp(a, "--json")) so.json = 1;
         else if (a[0] == '-' && a[1]) return usage_error(usage_status, "unknown option '%s'", a);
         else if (file) return usage_error(usage_status, "%s", "one rule file at a time");
         else file = a;
@@ -910,7 +922,7 @@ static int cmd_status(int argc, char **argv) {
         rc = EXIT_PROBLEMS;
     } else {
         int healthy = 1;
-        if (status_report(p, st, state, at, json, &out, &healthy, &err) != 0) {
+        if (status_report(p, st, state, at, &so, &out, &healthy, &err) != 0) {
             fprintf(stderr, "tandem: %s\n", buf_str(&err));
             rc = EXIT_PROBLEMS;
         } else {

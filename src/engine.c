@@ -2167,6 +2167,9 @@ static int record_outcomes(SyncRun *R, ApplyResult *res, Buf *err) {
         if (covered) continue;
         if (store_error_add(st, E->res->run, R->name, n->side, str(p, p->objects[n->object].name), n->id, n->reason,
                             NULL, now) != 0) return -1;
+        /* in error until it reads and syncs (status: records in error) */
+        if (n->id && store_status_put(st, R->name, n->side, str(p, p->objects[n->object].name), n->id, "error",
+                                      n->reason, now) != 0) return -1;
     }
     return 0;
 }

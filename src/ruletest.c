@@ -377,7 +377,8 @@ static int run_case(const Case *c, const char *test_path, const RuleTestOptions 
                 buf_init(&so);
                 buf_init(&se);
                 int healthy;
-                if (st && status_report(p, st, "state.db", run->at, 0, &so, &healthy, &se) != 0) buf_printf(&so, "error: %s\n", buf_str(&se));
+                StatusOptions sopt = {0, INT64_MIN, 1};
+                if (st && status_report(p, st, "state.db", run->at, &sopt, &so, &healthy, &se) != 0) buf_printf(&so, "error: %s\n", buf_str(&se));
                 actual[ri][s] = buf_take(&so);
                 buf_free(&se);
             }

@@ -125,8 +125,43 @@ static int count_queue(void *ctx, int side, const char *id, const char *reason, 
     return 0;
 }
 
-int status_report(const Program *p, Store *st, const char *state_path, int64_t now, int json, Buf *out, int *healthy,
-                  Buf *err) {
+/* Every record in error (B31): all in JSON, a page in text. */
+typedef struct ECtx {
+    Ctx *c;
+    int64_t n, from, to;   /* rows seen; the page's [from, to) */
+} ECtx;
+
+static int each_record_error(void *ctx, const RecordError *e) {
+    ECtx *x = ctx;
+    Buf *out = x->c->out;
+    int64_t i = x->n++;
+    if (x->c->json) {
+        buf_puts(out, i ? ",\n    {\"sync\": " : "\n    {\"sync\": ");
+        jstr(out, e->sync);
+        buf_printf(out, ", \"side\": %d, \"object\": ", e->side);
+        jstr(out, e->object);
+        buf_puts(out, ", \"id\": ");
+        jstr(out, e->id);
+        buf_puts(out, ", \"reason\": ");
+        jstr(out, e->reason);
+        buf_puts(out, ", \"rule\": ");
+        jstr(out, e->rule);
+        buf_puts(out, ", \"since\": ");
+        when(out, e->since, 1);
+        buf_putc(out, '}');
+    } else if (i >= x->from && i < x->to) {
+        buf_printf(out, "  %s: %s %s since ", e->sync, e->object, e->id ? e->id : "?");
+        when(out, e->since, 0);
+        buf_printf(out, ": %s", e->reason ? e->reason : "error");
+        if (e->rule) buf_printf(out, "  %s", e->rule);
+        buf_putc(out, '\n');
+    }
+    return 0;
+}
+
+int status_report(const Program *p, Store *st, const char *state_path, int64_t now, const StatusOptions *o, Buf *out,
+                  int *healthy, Buf *err) {
+    int json = o->json;
     Arena a;
     arena_init(&a);
     Ctx c = {out, json, 0, 0, NULL, &a};
@@ -183,6 +218,32 @@ int status_report(const Program *p, Store *st, const char *state_path, int64_t n
     if (c.last_run && store_errors_each(st, c.last_run, &a, &c, each_error) != 0) goto fail;
     if (c.n) *healthy = 0;
     if (!c.n && !json) buf_puts(out, "  none\n");
+    /* every record in error now, whichever run found it: an error stays
+     * until its record syncs */
+    {
+        int page = o->page > 0 ? o->page : 1;
+        ECtx x = {&c, 0, (int64_t)(page - 1) * STATUS_PAGE, (int64_t)page * STATUS_PAGE};
+        if (!json) {
+            buf_puts(out, "\nrecords in error");
+            if (o->since != INT64_MIN) {
+                buf_puts(out, " since ");
+                when(out, o->since, 0);
+            }
+            buf_puts(out, ":\n");
+        } else {
+            buf_puts(out, "],\n  \"record_errors\": [");
+        }
+        if (store_record_errors_each(st, o->since, &a, &x, each_record_error) != 0) goto fail;
+        if (!json) {
+            if (!x.n) buf_puts(out, "  none\n");
+            else if (x.n > STATUS_PAGE || page > 1) {
+                int64_t pages = (x.n + STATUS_PAGE - 1) / STATUS_PAGE;
+                buf_printf(out, "  (%lld in all; page %d of %lld", (long long)x.n, page, (long long)pages);
+                if (page < pages) buf_printf(out, ": --page %d for the next", page + 1);
+                buf_puts(out, "; --json lists every one)\n");
+            }
+        }
+    }
     buf_puts(out, json ? "],\n  \"waiting\": [" : "\nwaiting for the next sync:\n");
     c.n = 0;
     for (uint32_t si = 0; si < p->nsyncs; si++) {

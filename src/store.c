@@ -118,6 +118,10 @@ static const char *const migrations[] = {
     "  record_id TEXT, partner TEXT, key TEXT, action TEXT NOT NULL, name TEXT NOT NULL, rule TEXT,"
     "  since INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX owed_once ON owed(sync, side, coalesce(record_id, ''), coalesce(partner, ''), action, name);",
+    /* 7: the records in error, every one of them, for status (B31): an
+     * error stays until the record syncs, so they are read from the
+     * records' statuses, by time (--since) */
+    "CREATE INDEX record_status_errors ON record_status(at, sync, id) WHERE status = 'error';",
 };
 
 enum { NSTMT = 64 };
@@ -722,6 +726,31 @@ int store_waiting_each(Store *s, const char *sync, Arena *a, void *ctx,
 int64_t store_waiting_count(Store *s, const char *sync) {
     return count(s, "SELECT count(*) FROM record_status INDEXED BY record_status_waiting "
                     "WHERE sync = ?1 AND status = 'waiting'", sync, NULL);
+}
+
+int store_record_errors_each(Store *s, int64_t since, Arena *a, void *ctx, int (*each)(void *ctx, const RecordError *e)) {
+    sqlite3_stmt *st = query(s,
+                             "SELECT rs.sync, rs.side, rs.object, rs.id, rs.reason, rs.at, "
+                             "  (SELECT e.rule FROM errors e WHERE e.sync = rs.sync AND e.record_id = rs.id "
+                             "   ORDER BY e.id DESC LIMIT 1) "
+                             "FROM record_status rs INDEXED BY record_status_errors "
+                             "WHERE rs.status = 'error' AND rs.at >= ?1 ORDER BY rs.at, rs.sync, rs.id",
+                             "i", since);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        RecordError e;
+        e.sync = col_text(st, 0, a);
+        e.side = sqlite3_column_int(st, 1);
+        e.object = col_text(st, 2, a);
+        e.id = col_text(st, 3, a);
+        e.reason = col_text(st, 4, a);
+        e.since = sqlite3_column_int64(st, 5);
+        e.rule = col_text(st, 6, a);
+        if (each(ctx, &e)) { rc = SQLITE_DONE; break; }
+    }
+    done_with(s, st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading record status");
 }
 
 int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,

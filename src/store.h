@@ -150,6 +150,16 @@ int store_waiting_each(Store *s, const char *sync, Arena *a, void *ctx,
                                    int64_t at));
 int64_t store_waiting_count(Store *s, const char *sync);
 
+/* Every record in error now (its status is "error": an error stays until
+ * the record syncs), since a time, oldest first, with the rule of its
+ * last error. */
+typedef struct RecordError {
+    const char *sync, *object, *id, *reason, *rule;
+    int side;
+    int64_t since;
+} RecordError;
+int store_record_errors_each(Store *s, int64_t since, Arena *a, void *ctx, int (*each)(void *ctx, const RecordError *e));
+
 int store_error_add(Store *s, int64_t run, const char *sync, int side, const char *object, const char *id,
                     const char *reason, const char *rule, int64_t at);
 /* Errors of the last run that had any, grouped by reason, most frequent first. */

@@ -234,6 +234,14 @@ if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["syncs"
 echo '{"totalSize": 1, "done": true, "records": [{"Id": "00Q2", "AnnualRevenue": "lots", "SystemModstamp": "2026-11-02T10:30:00Z"}]}' >"$TMP/replay/sf/Lead.json"
 expect "a record that does not read is an error" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T12:00:00Z
 contains "a record that does not read is an error" "$TMP/out" "! error sf.Lead 00Q2: field AnnualRevenue: expected a number"
+# every record in error, whichever run found it, until it syncs (B31)
+expect "status lists the record in error" 1 "$T" status "$TMP/one.sync" $S
+contains "status lists the record in error" "$TMP/out" "leads: Lead 00Q2 since 2026-11-02T12:00:00Z: field AnnualRevenue: expected a number"
+expect "status --json lists every record in error" 1 "$T" status "$TMP/one.sync" $S --json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [e["id"] for e in d["record_errors"]] == ["00Q2"]' "$TMP/out"; then ok; else bad "status --json record_errors"; fi
+expect "status --since later" 1 "$T" status "$TMP/one.sync" $S --since 2026-11-02T12:00:01Z
+if python3 -c 'import sys; t=open(sys.argv[1]).read(); assert "records in error since 2026-11-02T12:00:01Z:\n  none\n" in t' "$TMP/out"; then ok; else bad "status --since: a record in error before it is listed"; fi
+expect "status --page 0" 2 "$T" status "$TMP/one.sync" $S --page 0
 echo '{"totalSize": 1, "done": tru' >"$TMP/replay/sf/Lead.json"
 expect "a broken answer" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T13:00:00Z
 contains "a broken answer" "$TMP/err" "Lead.json:1: not valid JSON"
