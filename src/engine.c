@@ -2395,15 +2395,16 @@ static void key_taken(SyncRun *R, Rec *x, const char *other) {
     x->done = 1;
 }
 
-/* x's match key belongs to a left record the sync does not select.  Only
- * a sync that would create left records says so: in one that flows left
- * to right only, x has nothing to do. */
-static void key_unselected(SyncRun *R, Rec *x, const char *other) {
+/* x's match key belongs to a record y of the other side the sync does not
+ * select.  Only a sync that would create records on y's side says so: in
+ * one that flows only from y's side, x has nothing to do. */
+static void key_unselected(SyncRun *R, Rec *x, const Rec *y) {
     x->done = 1;
-    if (!(R->s->flow & 2)) return;
+    if (!(R->s->flow & (y->side ? 1 : 2))) return;
     Buf b;
     buf_init(&b);
-    buf_printf(&b, "%s %s has the same match key and the sync does not select it", R->src[0]->name, other ? other : "");
+    buf_printf(&b, "%s %s has the same match key and the sync does not select it", R->src[y->side]->name,
+               y->id ? y->id : "");
     note(R, NOTE_SKIP, x, x->side, buf_str(&b), UINT32_MAX);
     buf_free(&b);
 }
@@ -2524,16 +2525,18 @@ static void decide_one(SyncRun *R, Rec *x, Buf *err) {
     }
     y = find_key(R, o, x->key);
     if (y && s->side[o].list && !on_list(y->r, str(p, s->side[o].list - 1))) y = NULL;
-    /* A left record the selection rejects is no partner: x neither pairs
-     * with it nor becomes a second record of the same key beside it.  The
-     * left side is decided first, so a first run knows; an incremental run
-     * asks of a left record it read only to pair x with. */
-    if (y && o == 0 && !y->done && !y->linked && !y->r->deleted && !is_selected(R, y)) {
+    /* A record the selection of its side rejects is no partner: x neither
+     * pairs with it nor becomes a second record of the same key beside it.
+     * The left side is decided first, so a first run knows of a left
+     * record; of a right one, or a left one read only to pair x with, it
+     * is asked here.  Either side alike: a selection means the same
+     * whichever side of the sync it is on. */
+    if (y && !y->done && !y->linked && !y->r->deleted && !is_selected(R, y)) {
         y->done = 1;
         y->unselected = 1;
     }
-    if (y && o == 0 && y->unselected && !y->linked) {
-        key_unselected(R, x, y->id);
+    if (y && y->unselected && !y->linked) {
+        key_unselected(R, x, y);
         return;
     }
     if (y && !y->done && !y->linked && !y->r->deleted) {
