@@ -632,8 +632,18 @@ static int d365_flush(D365 *S, CodecCtx *cx, const Plan *pl, const uint32_t *idx
         rc = -1;
         goto done;
     }
+    if (r.status >= 300 && b->n > 1) {
+        /* refused as a whole, naming no part: each half is sent again, down
+         * to single requests, so the good ones go through and a bad one is
+         * refused with its own reason (a refused batch made nothing) */
+        uint32_t half = b->n / 2;
+        Batch lo = {b->v, half, half, b->creates}, hi = {b->v + half, b->n - half, b->n - half, b->creates};
+        rc = d365_flush(S, cx, pl, idx, res, &lo, err);
+        if (rc == 0) rc = d365_flush(S, cx, pl, idx, res, &hi, err);
+        goto done;
+    }
     if (r.status >= 300) {
-        /* the batch as a whole was refused: each of its changes is */
+        /* the batch of one request was refused: its change is */
         Buf perr, m;
         buf_init(&perr);
         buf_init(&m);

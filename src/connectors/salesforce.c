@@ -214,34 +214,37 @@ typedef struct Pending {
     const char *id;
 } Pending;
 
-/* Sends one collection request and maps each answer to its change. */
-static int sf_flush(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res, Group *g, Pending *pend, Buf *err) {
+/* Sends one collection request for pend[0..n) and maps each answer to its
+ * change.  A request refused as a whole (a 4xx naming no record) is split
+ * in two and each half sent again, down to single records, so the good
+ * ones go through and only a bad one is refused, with its own reason: a
+ * create refused so was not made (the answer says so), so sending it
+ * again in a smaller request makes nothing twice. */
+static int sf_send(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res, const Group *g, Pending *pend,
+                   uint32_t n, Buf *err) {
     Live *L = &S->L;
     Connector *c = &L->base;
-    if (!g->n) return 0;
     Buf url;
     buf_init(&url);
     buf_printf(&url, "%s/composite/sobjects", sf_base(S));
     char *body = NULL;
     if (!strcmp(g->method, "DELETE")) {
         buf_puts(&url, "?allOrNone=false&ids=");
-        for (uint32_t k = 0; k < g->n; k++) {
+        for (uint32_t k = 0; k < n; k++) {
             if (k) buf_puts(&url, ",");
-            http_escape(&url, pend[g->first + k].id);
+            http_escape(&url, pend[k].id);
         }
     } else {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddFalseToObject(root, "allOrNone");
         cJSON *recs = cJSON_AddArrayToObject(root, "records");
-        for (uint32_t k = 0; k < g->n; k++) {
-            cJSON_AddItemToArray(recs, pend[g->first + k].record);
-            pend[g->first + k].record = NULL;
-        }
+        /* references: the records stay the caller's, for a split */
+        for (uint32_t k = 0; k < n; k++) cJSON_AddItemReferenceToArray(recs, pend[k].record);
         body = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
     }
     const char *hv[] = {"Content-Type: application/json", "Accept: application/json", g->header, NULL};
-    const char *what = arena_printf(&L->a, "source %s: %s composite/sobjects (%u %s)", c->name, g->method, g->n, g->object);
+    const char *what = arena_printf(&L->a, "source %s: %s composite/sobjects (%u %s)", c->name, g->method, n, g->object);
     HttpResponse r;
     http_response_init(&r);
     int rc = live_send(L, g->method, buf_str(&url), hv, body, !strcmp(g->method, "POST") ? HTTP_ONCE : 0, what, &r, err);
@@ -254,6 +257,7 @@ static int sf_flush(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res
     Buf perr;
     buf_init(&perr);
     cJSON *a = live_parse(&r, what, &perr);
+    int split = 0;
     if (r.status >= 500 || r.status == 401 || r.status == 403 || (r.status < 300 && (perr.n || !cJSON_IsArray(a)))) {
         /* the system, not a record, failed (or its answer cannot be read):
          * what happened to these records is not known, so the run stops
@@ -262,18 +266,20 @@ static int sf_flush(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res
         else if (r.status < 300) buf_printf(err, "%s: the answer is not a list of results", what);
         else live_failed(L, &r, a, what, err);
         rc = -1;
+    } else if (r.status >= 300 && n > 1) {
+        split = 1;
     } else if (r.status >= 300) {
-        /* the request as a whole was refused: each of its records is */
+        /* the request of one record was refused: that record is */
         Buf m;
         buf_init(&m);
         live_failed(L, &r, a, what, &m);
-        for (uint32_t k = 0; k < g->n; k++) res[pend[g->first + k].i].error = arena_strdup(&L->a, buf_str(&m));
+        res[pend[0].i].error = arena_strdup(&L->a, buf_str(&m));
         buf_free(&m);
     } else {
         cJSON *e = a->child;
-        for (uint32_t k = 0; k < g->n; k++, e = e ? e->next : NULL) {
-            ApplyResult *out = &res[pend[g->first + k].i];
-            const Change *ch = &pl->changes[idx[pend[g->first + k].i]];
+        for (uint32_t k = 0; k < n; k++, e = e ? e->next : NULL) {
+            ApplyResult *out = &res[pend[k].i];
+            const Change *ch = &pl->changes[idx[pend[k].i]];
             Buf id, why;
             buf_init(&id);
             buf_init(&why);
@@ -300,6 +306,18 @@ static int sf_flush(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res
     cJSON_Delete(a);
     buf_free(&perr);
     http_response_free(&r);
+    if (split) {
+        uint32_t half = n / 2;
+        rc = sf_send(S, pl, idx, res, g, pend, half, err);
+        if (rc == 0) rc = sf_send(S, pl, idx, res, g, pend + half, n - half, err);
+    }
+    return rc;
+}
+
+/* Sends the pending group. */
+static int sf_flush(Sf *S, const Plan *pl, const uint32_t *idx, ApplyResult *res, Group *g, Pending *pend, Buf *err) {
+    if (!g->n) return 0;
+    int rc = sf_send(S, pl, idx, res, g, pend + g->first, g->n, err);
     g->first += g->n;
     g->n = 0;
     return rc;

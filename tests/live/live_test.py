@@ -392,6 +392,13 @@ def fault_partial_batch(tmp):
             1, r"FIELD_CUSTOM_VALIDATION_EXCEPTION")
 
 
+def fault_400_whole_batch(tmp):
+    """A collection of creates refused as a whole (400, no record named):
+    split until the records go through, all in the same run, none twice."""
+    faulted(tmp, {"system": "sf", "method": "POST", "path": "composite/sobjects", "kind": "status", "status": 400},
+            0)
+
+
 def fault_request_limit(tmp):
     """Salesforce's daily limit: the run stops with its state intact."""
     faulted(tmp, {"system": "sf", "method": "POST", "path": "composite/sobjects", "kind": "limit"},
@@ -473,6 +480,26 @@ def dynamics_faults(tmp):
         for i in range(4):
             one(leads, "emailaddress1", "buyer%d@example.org" % i)
         verify_ac_dynamics(st, "")
+    finally:
+        emu.stop()
+
+
+def dynamics_whole_batch_refused(tmp):
+    """Dynamics 365: a $batch refused as a whole (400, no part named) is
+    split until its requests go through, in the same run, each lead once."""
+    emu = harness.Emulator(d365_seed(4), tmp)
+    try:
+        rules = harness.shipped_rules("activecampaign-dynamics365", tmp)
+        state = os.path.join(tmp, "state.db")
+        emu.fault(system="d365", method="POST", path="batch", kind="status", status=400)
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0, "exit %d: %s" % (rc, err + out[-500:]))
+        check(400 in [e["status"] for e in emu.log()], "the batch was never refused")
+        rc, out, err = run(emu, rules, state)
+        check(rc == 0 and applied(out) == 0, "the rerun: exit %d, applied %d: %s" % (rc, applied(out), err))
+        leads = emu.state()["dynamics365"]["leads"]
+        for i in range(4):
+            one(leads, "emailaddress1", "buyer%d@example.org" % i)
     finally:
         emu.stop()
 
@@ -781,8 +808,8 @@ def overlapping_runs(tmp):
 
 
 TESTS = [ac_salesforce, gr_salesforce, ac_dynamics, fault_429_retry_after, fault_500_read, fault_500_create,
-         fault_timeout_create, fault_malformed, fault_partial_batch, fault_request_limit, fault_expired_token,
-         fault_bad_credentials, dynamics_faults, injection, injection_odata, request_count, gr_import_count,
+         fault_timeout_create, fault_malformed, fault_partial_batch, fault_400_whole_batch, fault_request_limit, fault_expired_token,
+         fault_bad_credentials, dynamics_faults, dynamics_whole_batch_refused, injection, injection_odata, request_count, gr_import_count,
          echo_count, rejected_lookups, overlapping_runs, gr_import_bad_address]
 
 
