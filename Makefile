@@ -8,7 +8,8 @@
 #                  page scanner (FUZZ_SECONDS each)
 #   make docs      regenerate docs/opcodes.md from src/opcodes.def
 #   make soak      kill -9 at every write of every shipped rule file, then
-#                  the reruns must settle as an uninterrupted run does
+#                  the reruns must settle as an uninterrupted run does; and
+#                  every rule test case's plan, run live, is what it does
 #   make bench     benchmarks against jq, Python and hand-written cJSON C
 #                  (bench/README.md); N=1000000 for the full scale (default
 #                  N=10000); writes bench/results.md; reports, never fails on a time
@@ -100,6 +101,7 @@ test: all $(BUILD)/test-runner $(BUILD)/unit-tests $(FUZZ)
 # Every write point (make test runs a sample): tests/live/soak.py.
 soak: all
 	python3 tests/live/soak.py $(BUILD)
+	python3 tests/live/equivalence.py $(BUILD)
 
 # UBSan's inserted null checks make GCC see a null format string on paths
 # that cannot happen (-Wformat-truncation); the normal build keeps the warning.

@@ -52,6 +52,9 @@ suite "live connectors against the emulator" python3 tests/live/live_test.py "$B
 # kill -9 at a sample of the writes of every shipped rule file; `make
 # soak` (which CI runs too) at every one of them
 suite "kill -9 at sampled writes, then settled (make soak: every write)" python3 tests/live/soak.py "$BUILD" --sample 3
+# the dry run equals the run: the plan a case's first run makes live is
+# what the emulator holds after the run (make soak: every case)
+suite "plan equals run, live (make soak: every case)" python3 tests/live/equivalence.py "$BUILD" --files getresponse-salesforce.test,owed.test,names.test,gr-salesforce-story.test
 suite "OpenAPI conformance of requests (prism; skips without npm)" python3 tests/live/conformance.py "$BUILD"
 if [ -x "$BUILD/fuzz-front" ]; then
     suite "fuzz (short run)" sh tests/fuzz/short.sh "$BUILD"
