@@ -803,11 +803,11 @@ static int read_pages(Scan *sc, Buf *err) {
         sc->direct = direct;
         r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
-            size_t n;
+            size_t n = 0;
             uint32_t before = sc->rows;
             const char *text = map_file(files[i], &n);
             if (!text) {
-                buf_printf(err, "%s: %s", files[i], strerror(errno));
+                buf_printf(err, "%s: %s", files[i], file_error(errno));
                 rc = -1;
             } else if (r->base.codec->scan_page(&r->base.cx, sc->object, text, n, &mid, &next, &why) != 0) {
                 /* cJSON reads a little more than JSON (control bytes in
@@ -834,7 +834,7 @@ static int read_pages(Scan *sc, Buf *err) {
                 buf_free(&cerr);
                 cJSON_Delete(j);
             }
-            unmap_file(text, n);
+            if (text) unmap_file(text, n);
         } else {
             cJSON *j = read_json(files[i], err);
             if (!j) rc = -1;

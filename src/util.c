@@ -149,6 +149,8 @@ void unmap_file(const char *p, size_t len) {
     if (len) munmap((void *)p, len);
 }
 
+const char *file_error(int e) { return e == EINVAL ? "not a regular file" : strerror(e); }
+
 int str_ieq(const char *a, const char *b) {
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;

@@ -30,9 +30,13 @@ char *read_file(const char *path, size_t *len);
  * which take a length): a page of answers is not copied out of the page
  * cache (a 1M plan spent a tenth of its time in that copy).  As with any
  * mapping, a file cut short by another process while mapped faults.  NULL
- * with errno on failure; release with unmap_file. */
+ * with errno on failure, EINVAL for a path that is not a regular file (a
+ * directory); release with unmap_file. */
 const char *map_file(const char *path, size_t *len);
 void unmap_file(const char *p, size_t len);
+/* What failed, for a message after the path: errno's text, or "not a
+ * regular file" for map_file's EINVAL ("Invalid argument" says nothing). */
+const char *file_error(int e);
 
 /* Creates dir and the directories above it (0700); -1 with err naming the
  * one that could not be made. */

@@ -237,6 +237,15 @@ contains "a record that does not read is an error" "$TMP/out" "! error sf.Lead 0
 echo '{"totalSize": 1, "done": tru' >"$TMP/replay/sf/Lead.json"
 expect "a broken answer" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T13:00:00Z
 contains "a broken answer" "$TMP/err" "Lead.json:1: not valid JSON"
+# An answer that cannot be opened is an error naming it, whether the
+# object is read for its changes or looked up (a sync the other way).
+mkdir -p "$TMP/dirans/sf/Lead.json" "$TMP/dirans/ac"
+echo '{"contacts": [{"id": "7", "email": "ann@acme.example", "udate": "2026-11-01T09:00:00-05:00"}], "meta": {"total": "1"}}' >"$TMP/dirans/ac/contact.json"
+printf '%s\ninitial sync on\nsync back: ac.contact -> sf.Lead {\n    match email = Email\n    map email -> Email\n    new in sf never\n}\n' "$HEAD" >"$TMP/back.sync"
+for r in one back; do
+    expect "an answer that is a directory ($r)" 1 "$T" plan "$TMP/$r.sync" --replay "$TMP/dirans" --state "$TMP/st/dir.db" --at 2026-11-02T10:00:00Z
+    contains "an answer that is a directory ($r)" "$TMP/err" "dirans/sf/Lead.json: not a regular file"
+done
 # A plan is printed as it is decided, a sync's changes waiting in a
 # temporary file until its header (what it read) can go first, and a run's
 # as it applies each part: the text is the same whether it is held whole
