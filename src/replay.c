@@ -20,10 +20,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "jscan.h"
 #include "spill.h"
@@ -441,10 +443,10 @@ static int load_effects(Replay *r, Buf *err) {
     if (!r->outbox) return 0;
     char *path = path_join(r->outbox, "effects.jsonl");
     size_t n;
-    char *text = read_file(path, &n);
+    char *text = read_regular(path, &n);
     if (!text) {
         int missing = errno == ENOENT;
-        if (!missing) buf_printf(err, "%s: %s", path, strerror(errno));
+        if (!missing) buf_printf(err, "%s: %s", path, file_error(errno));
         free(path);
         return missing ? 0 : -1;
     }
@@ -686,7 +688,20 @@ static void deliver_deleted(Scan *sc, Arena *a) {
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The answer files of an object: <Object>.json, else the .json files in <Object>/. */
+/* Whether path is there (anything, symlinks followed: what it is, its
+ * reading says): 1, 0 when it is not, -1 with err when that cannot be
+ * told (a symlink loop is no missing file). */
+static int exists(const char *path, Buf *err) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) return 1;
+    if (errno == ENOENT) return 0;
+    buf_printf(err, "%s: %s", path, strerror(errno));
+    return -1;
+}
+
+/* The answer files of an object: <Object>.json, else the .json files in
+ * <Object>/; none when neither is there.  -1 with err when it cannot be
+ * told. */
 static int answer_files(Replay *r, const char *object, char ***files, int *n, Buf *err) {
     *files = NULL;
     *n = 0;
@@ -695,19 +710,26 @@ static int answer_files(Replay *r, const char *object, char ***files, int *n, Bu
     char *json = malloc(len + 6);
     if (!json) abort();
     snprintf(json, len + 6, "%s.json", one);
-    struct stat sb;
-    if (stat(json, &sb) == 0) {
-        *files = malloc(sizeof **files);
-        (*files)[0] = json;
-        *n = 1;
+    int have = exists(json, err);
+    if (have != 0) {
+        if (have > 0) {
+            *files = malloc(sizeof **files);
+            if (!*files) abort();
+            (*files)[0] = json;
+            *n = 1;
+        } else {
+            free(json);
+        }
         free(one);
-        return 0;
+        return have > 0 ? 0 : -1;
     }
     free(json);
     DIR *d = opendir(one);
     if (!d) {
+        int missing = errno == ENOENT;
+        if (!missing) buf_printf(err, "%s: %s", one, strerror(errno));
         free(one);
-        return 0; /* no answers: no records of that object */
+        return missing ? 0 : -1; /* no answers: no records of that object */
     }
     struct dirent *de;
     int cap = 0;
@@ -725,15 +747,14 @@ static int answer_files(Replay *r, const char *object, char ***files, int *n, Bu
     closedir(d);
     free(one);
     qsort(*files, (size_t)*n, sizeof **files, name_cmp);
-    (void)err;
     return 0;
 }
 
 static cJSON *read_json(const char *path, Buf *err) {
     size_t n;
-    char *text = read_file(path, &n);
+    char *text = read_regular(path, &n);
     if (!text) {
-        buf_printf(err, "%s: %s", path, strerror(errno));
+        buf_printf(err, "%s: %s", path, file_error(errno));
         return NULL;
     }
     const char *end = NULL;
@@ -758,9 +779,9 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
     buf_printf(&name, "%s.deleted.json", oname);
     char *path = path_join(r->dir, buf_str(&name));
     buf_free(&name);
-    int rc = 0;
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
+    int rc = exists(path, err);
+    if (rc > 0) {
+        rc = 0;
         cJSON *j = read_json(path, err);
         if (!j) rc = -1;
         else {
@@ -784,8 +805,8 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
 static int read_pages(Scan *sc, Buf *err) {
     Replay *r = sc->r;
     char **files;
-    int nf, rc = 0;
-    answer_files(r, obj_name(r->base.p, sc->object), &files, &nf, err);
+    int nf;
+    int rc = answer_files(r, obj_name(r->base.p, sc->object), &files, &nf, err);
     RecordSink mid = {sc, on_record, on_bad, NULL};
     Arena page;
     arena_init(&page);
@@ -1046,15 +1067,25 @@ static int replay_find(Connector *s, uint32_t object, int field, const char *con
 
 static int append_line(const char *dir, const char *file, const char *line, Buf *err) {
     char *path = path_join(dir, file);
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        buf_printf(err, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
+    /* read and write, without blocking: a FIFO opens at once (for
+     * writing alone it would wait for a reader), to be refused */
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0666);
+    struct stat sb;
+    int ok = fd >= 0 && fstat(fd, &sb) == 0;
+    if (ok && !S_ISREG(sb.st_mode)) errno = EINVAL, ok = 0;
+    size_t n = strlen(line), done = 0;
+    while (ok && done <= n) {
+        /* the line, then its newline */
+        ssize_t w = done < n ? write(fd, line + done, n - done) : write(fd, "\n", 1);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = 0;
+        else done += (size_t)w;
     }
-    int ok = fputs(line, f) >= 0 && fputc('\n', f) != EOF;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) buf_printf(err, "%s: %s", path, strerror(errno));
+    if (!ok) buf_printf(err, "%s: %s", path, file_error(errno));
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        buf_printf(err, "%s: %s", path, strerror(errno));
+        ok = 0;
+    }
     free(path);
     return ok ? 0 : -1;
 }
@@ -1353,7 +1384,9 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
         buf_printf(&file, "%s.json", *m);
         char *path = path_join(r->dir, buf_str(&file));
         buf_free(&file);
-        if (stat(path, &sb) == 0) {
+        rc = exists(path, err);
+        if (rc > 0) {
+            rc = 0;
             cJSON *j = read_json(path, err);
             Buf why;
             buf_init(&why);

@@ -246,6 +246,26 @@ for r in one back; do
     expect "an answer that is a directory ($r)" 1 "$T" plan "$TMP/$r.sync" --replay "$TMP/dirans" --state "$TMP/st/dir.db" --at 2026-11-02T10:00:00Z
     contains "an answer that is a directory ($r)" "$TMP/err" "dirans/sf/Lead.json: not a regular file"
 done
+# Nor is anything else that is not a regular file taken for one, or for a
+# missing file (no records): a FIFO would block the open for good, a
+# symlink loop is there.  Each is an error naming it, found at once.
+for what in sf/Lead.json sf/Lead.deleted.json sf/Lead/1.json sf/Lead ac/tags.json outbox/ac/effects.jsonl outbox/ac/requests.jsonl; do
+    for kind in fifo loop; do
+        O="$TMP/odd"
+        rm -rf "$O"
+        mkdir -p "$O/sf" "$O/ac" "$O/outbox/ac"
+        echo '{"contacts": [], "meta": {"total": "0"}}' >"$O/ac/contact.json"
+        case $what in
+        sf/Lead/*) mkdir "$O/sf/Lead" ;;
+        sf/Lead | sf/Lead.json) ;;
+        *) echo '{"totalSize": 1, "done": true, "records": [{"Id": "00Q1", "LastName": "Lee", "Company": "Acme", "Email": "ann@acme.example", "SystemModstamp": "2026-11-01T09:00:00Z"}]}' >"$O/sf/Lead.json" ;;
+        esac
+        if [ $kind = fifo ]; then mkfifo "$O/$what"; else ln -s "$(basename "$what")" "$O/$what"; fi
+        expect "$what as a $kind" 1 timeout 10 "$T" run "$TMP/one.sync" --replay "$O" --outbox "$O/outbox" --state "$O/st.db" --at 2026-11-02T10:00:00Z
+        contains "$what as a $kind" "$TMP/err" "odd/$what: "
+        [ $kind = fifo ] || contains "$what as a $kind" "$TMP/err" "symbolic links"
+    done
+done
 # A plan is printed as it is decided, a sync's changes waiting in a
 # temporary file until its header (what it read) can go first, and a run's
 # as it applies each part: the text is the same whether it is held whole
