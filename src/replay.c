@@ -439,6 +439,17 @@ static int load_effect_line(Replay *r, const char *text, size_t n, Buf *err) {
     return rc;
 }
 
+/* Whether the last line of an outbox file, left without its newline, was
+ * written whole: one cut short mid-write (a full disk, a kill) does not
+ * parse.  Reading, it is passed over, none of it applied (the scanner
+ * applies a line's fields as it meets them); append_lines cuts it off
+ * before it writes. */
+static int whole_line(const char *text, size_t n) {
+    cJSON *j = cJSON_ParseWithLength(text, n);
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
 static int load_effects(Replay *r, Buf *err) {
     if (!r->outbox) return 0;
     char *path = path_join(r->outbox, "effects.jsonl");
@@ -454,6 +465,7 @@ static int load_effects(Replay *r, Buf *err) {
     for (char *s = text; *s && rc == 0; line++) {
         char *nl = strchr(s, '\n');
         size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (!nl && !whole_line(s, len)) break;
         if (len) {
             Buf why;
             buf_init(&why);
@@ -1065,21 +1077,77 @@ static int replay_find(Connector *s, uint32_t object, int field, const char *con
 
 /* ------------------------------------------------------------ writing */
 
-static int append_line(const char *dir, const char *file, const char *line, Buf *err) {
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Where the next line of an outbox file starts: at its end, after the
+ * newline a last line written whole but without one still needs (*sep);
+ * or where a last line cut short mid-write starts, cut off here (the
+ * reader passes over it: whole_line).  -1 with errno. */
+static int line_end(int fd, off_t size, off_t *at, int *sep) {
+    *at = size;
+    *sep = 0;
+    char c;
+    if (size == 0) return 0;
+    if (pread(fd, &c, 1, size - 1) != 1) return -1;
+    if (c == '\n') return 0;
+    off_t start = size;
+    char b[4096];
+    while (start > 0) {
+        size_t n = start < (off_t)sizeof b ? (size_t)start : sizeof b;
+        if (pread(fd, b, n, start - (off_t)n) != (ssize_t)n) return -1;
+        size_t k = n;
+        while (k > 0 && b[k - 1] != '\n') k--;
+        start -= (off_t)(n - k);
+        if (k > 0) break;
+    }
+    size_t len = (size_t)(size - start);
+    char *tail = malloc(len);
+    if (!tail) abort();
+    int got = pread(fd, tail, len, start) == (ssize_t)len;
+    *sep = got && whole_line(tail, len);
+    free(tail);
+    if (!got) return -1;
+    if (*sep) return 0;
+    if (ftruncate(fd, start) != 0) return -1;
+    *at = start;
+    return 0;
+}
+
+/* Appends lines (each ending in a newline) to an outbox file, all or
+ * nothing: a write that fails part-way (a full disk) is cut back off, so
+ * the file keeps whole lines for the next run. */
+static int append_lines(const char *dir, const char *file, const char *lines, size_t n, Buf *err) {
     char *path = path_join(dir, file);
-    /* read and write, without blocking: a FIFO opens at once (for
-     * writing alone it would wait for a reader), to be refused */
+    /* read and write (line_end reads the last line), without blocking: a
+     * FIFO opens at once (for writing alone it would wait for a reader),
+     * to be refused */
     int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0666);
     struct stat sb;
     int ok = fd >= 0 && fstat(fd, &sb) == 0;
-    if (ok && !S_ISREG(sb.st_mode)) errno = EINVAL, ok = 0;
-    size_t n = strlen(line), done = 0;
-    while (ok && done <= n) {
-        /* the line, then its newline */
-        ssize_t w = done < n ? write(fd, line + done, n - done) : write(fd, "\n", 1);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) ok = 0;
-        else done += (size_t)w;
+    if (ok && !S_ISREG(sb.st_mode)) {
+        errno = EINVAL;
+        ok = 0;
+    }
+    off_t at = 0;
+    int sep = 0;
+    if (ok) ok = line_end(fd, sb.st_size, &at, &sep) == 0;
+    if (ok && ((sep && write_all(fd, "\n", 1) != 0) || write_all(fd, lines, n) != 0)) {
+        int e = errno;
+        if (ftruncate(fd, at) != 0) buf_printf(err, "%s: could not cut back a part-written line: %s; ", path, strerror(errno));
+        errno = e;
+        ok = 0;
     }
     if (!ok) buf_printf(err, "%s: %s", path, file_error(errno));
     if (fd >= 0 && close(fd) != 0 && ok) {
@@ -1282,14 +1350,8 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
     }
     /* Requests first: an effect is only ever recorded for a request sent. */
     int rc = 0;
-    if (requests.n) {
-        requests.p[--requests.n] = 0;
-        rc = append_line(r->outbox, "requests.jsonl", buf_str(&requests), err);
-    }
-    if (rc == 0 && effects.n) {
-        effects.p[--effects.n] = 0;
-        rc = append_line(r->outbox, "effects.jsonl", buf_str(&effects), err);
-    }
+    if (requests.n) rc = append_lines(r->outbox, "requests.jsonl", requests.p, requests.n, err);
+    if (rc == 0 && effects.n) rc = append_lines(r->outbox, "effects.jsonl", effects.p, effects.n, err);
     buf_free(&requests);
     buf_free(&effects);
     arena_free(&a);

@@ -266,6 +266,51 @@ for what in sf/Lead.json sf/Lead.deleted.json sf/Lead/1.json sf/Lead ac/tags.jso
         [ $kind = fifo ] || contains "$what as a $kind" "$TMP/err" "symbolic links"
     done
 done
+# The outbox outlives a run cut short.  A last line torn mid-write (a kill,
+# a full disk) is passed over, and the next append starts on a line of
+# its own; an append that fails part-way leaves the file as it was.
+W="$TMP/torn"
+mkdir -p "$W/replay/sf" "$W/replay/ac"
+lead() { # ID EMAIL CHANGED
+    printf '{"attributes": {"type": "Lead"}, "Id": "%s", "LastName": "Lee", "Company": "Acme", "Email": "%s", "SystemModstamp": "%s"}' "$1" "$2" "$3"
+}
+echo '{"contacts": [], "meta": {"total": "0"}}' >"$W/replay/ac/contact.json"
+echo "{\"totalSize\": 1, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z)]}" >"$W/replay/sf/Lead.json"
+WR="$TMP/one.sync --replay $W/replay --outbox $W/outbox --state $W/st.db"
+expect "torn outbox: a first run" 0 "$T" run $WR --at 2026-11-02T10:00:00Z
+cp "$W/outbox/ac/effects.jsonl" "$W/whole"
+printf '{"at":1793527200000,"action":"create","obj' >>"$W/outbox/ac/effects.jsonl"
+printf '{"at":1793527200000,"method":"POST","pa' >>"$W/outbox/ac/requests.jsonl"
+expect "torn outbox: a plan reads it" 0 "$T" plan $WR --at 2026-11-02T11:00:00Z
+contains "torn outbox: a plan reads it" "$TMP/out" "nothing to do"
+echo "{\"totalSize\": 2, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z), $(lead 00Q2 b@x.example 2026-11-02T11:30:00Z)]}" >"$W/replay/sf/Lead.json"
+expect "torn outbox: a run appends" 0 "$T" run $WR --at 2026-11-02T12:00:00Z
+contains "torn outbox: a run appends" "$TMP/out" "Applied 1 change."
+for f in effects requests; do
+    if python3 -c 'import json,sys; t=open(sys.argv[1]).read(); assert t.endswith("\n"); [json.loads(l) for l in t.splitlines()]' "$W/outbox/ac/$f.jsonl"; then ok; else bad "torn outbox: $f.jsonl is whole lines after the append"; cat "$W/outbox/ac/$f.jsonl"; fi
+done
+if [ "$(head -c "$(wc -c <"$W/whole")" "$W/outbox/ac/effects.jsonl")" = "$(cat "$W/whole")" ] && grep -q b@x.example "$W/outbox/ac/effects.jsonl"; then ok; else bad "torn outbox: the torn line is cut, the rest kept"; fi
+# A write that runs out of room (a file size limit in place of a full
+# disk): the effects file, larger than any other the run writes, is
+# limited to a few bytes more than it has.
+python3 - "$W/outbox/ac/effects.jsonl" <<'PY'
+import sys
+with open(sys.argv[1], "a") as f:
+    for i in range(3000):  # lines of an object these rules do not use
+        f.write('{"at":1793527200000,"action":"update","object":"deal","id":"pad-%d","fields":{"title":"padding"}}\n' % i)
+PY
+cp "$W/outbox/ac/effects.jsonl" "$W/before"
+echo "{\"totalSize\": 3, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z), $(lead 00Q2 b@x.example 2026-11-02T11:30:00Z), $(lead 00Q3 c@x.example 2026-11-02T12:30:00Z)]}" >"$W/replay/sf/Lead.json"
+limit=$(($(wc -c <"$W/before") + 20))
+expect "a full outbox" 1 python3 -c 'import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+os.execv(sys.argv[2], sys.argv[2:])' "$limit" "$T" run $WR --at 2026-11-02T13:00:00Z
+contains "a full outbox" "$TMP/err" "effects.jsonl: File too large"
+if cmp -s "$W/before" "$W/outbox/ac/effects.jsonl"; then ok; else bad "a failed append leaves the effects as they were"; tail -c 300 "$W/outbox/ac/effects.jsonl"; fi
+expect "a full outbox: the next run" 2 "$T" plan $WR --at 2026-11-02T14:00:00Z
+contains "a full outbox: the next run" "$TMP/out" '+ create ac.contact "c@x.example"'
+
 # A plan is printed as it is decided, a sync's changes waiting in a
 # temporary file until its header (what it read) can go first, and a run's
 # as it applies each part: the text is the same whether it is held whole
