@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,8 +384,14 @@ static int load_effect(Replay *r, const char *text, size_t n, Buf *err) {
     } else if (!l.has_id || !l.has_action || !l.has_at || (!l.has_object && strcmp(a, "meta") != 0)) {
         buf_puts(err, "an effect needs object, id, action and at");
         rc = -1;
+    } else if (!(fabs(l.at) < 1e15)) {
+        /* milliseconds since 1970: past year 33,658 no time tandem
+         * wrote, and past int64_t no number a cast may take */
+        buf_puts(err, "'at' is no time");
+        rc = -1;
     } else if (!strcmp(a, "meta")) {
-        if (l.has_kind && (int)l.kind >= 0 && (int)l.kind < META__COUNT && l.has_name)
+        /* the range before the cast: a double past int's is undefined */
+        if (l.has_kind && l.kind >= 0 && l.kind < META__COUNT && l.has_name)
             meta_put(&r->base.meta, (MetaKind)(int)l.kind, buf_str(&l.id), buf_str(&l.name), NULL);
     } else {
         if (!l.resolved) resolve(r, &l);

@@ -202,6 +202,9 @@ static void test_effects(Program *p) {
         {"{\"at\":1,\"action\":\"update\",\"object\":\"contact\",\"id\":7}\n", "effects.jsonl:1: an effect needs"},
         {"\n{\"at\":1,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"\n", "effects.jsonl:2: not JSON"},
         {"[{\"at\":1}]\n", "effects.jsonl:1: an effect is a JSON object"},
+        /* no time: a double past int64_t does not convert (UBSan) */
+        {"{\"at\":1e300,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"}\n", "effects.jsonl:1: 'at' is no time"},
+        {"{\"at\":-1e16,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"}\n", "effects.jsonl:1: 'at' is no time"},
     };
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
         put_file("out/ac/effects.jsonl", broken[i].line);
@@ -211,6 +214,17 @@ static void test_effects(Program *p) {
         CHECK(s == NULL);
         CHECK(strstr(buf_str(&err), broken[i].says) != NULL);
         if (!strstr(buf_str(&err), broken[i].says)) printf("  got: %s\n", buf_str(&err));
+        if (s) s->ops->close(s);
+        buf_free(&err);
+    }
+
+    /* a kind past int's range names no kind: passed over, not cast */
+    {
+        put_file("out/ac/effects.jsonl", "{\"at\":1,\"action\":\"meta\",\"kind\":1e300,\"id\":\"ac-tag-1\",\"name\":\"vip\"}\n");
+        Buf err;
+        buf_init(&err);
+        Connector *s = replay_open(p, "ac", "activecampaign", dir, out, 1793530000000, REPLAY_HOLD, &err);
+        CHECK(s != NULL);
         if (s) s->ops->close(s);
         buf_free(&err);
     }
