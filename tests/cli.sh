@@ -197,6 +197,32 @@ contains "eval a pair, record from a file" "$TMP/out" 'set ac.lastName = "Lee" (
 expect "eval a bad record" 1 "$T" eval rules/activecampaign-salesforce.sync --sync leads --record 'sf={"Email": '
 contains "eval a bad record" "$TMP/err" "not valid JSON"
 expect "eval without records" 2 "$T" eval rules/activecampaign-salesforce.sync
+# A string of any length builds: a 70 KB literal in one sync does not push
+# the list and automation names a later one's instructions carry (by
+# their place in the string table, in 16 bits) out of reach.
+python3 - "$TMP" "$HEAD" <<'PY'
+import sys
+d, head = sys.argv[1], sys.argv[2]
+def rules(name, first_list):
+    with open("%s/%s.sync" % (d, name), "w") as f:
+        f.write(head + "\ninitial sync on\n")
+        f.write('sync first: sf.Lead -> ac.contact {\n    match Email = email\n    use defaults\n')
+        f.write('    skip when FirstName == "%s"\n' % ("x" * 70000))
+        f.write('    on create in ac: add to list "%s"\n}\n' % first_list)
+        f.write('sync people: sf.Contact -> ac.contact {\n    match Email = email\n    use defaults\n')
+        f.write('    on create in ac: add to list "Salesforce contacts", start automation "Welcome"\n}\n')
+rules("literal", "Leads")
+rules("names", "y" * 70000)
+PY
+expect "a 70 KB literal checks" 0 "$T" check "$TMP/literal.sync"
+expect "a 70 KB literal builds" 0 "$T" build "$TMP/literal.sync" -o "$TMP/literal.tbc"
+expect "a 70 KB literal runs" 0 "$T" eval "$TMP/literal.tbc" --sync people --now 2026-06-01T00:00:00Z --record 'sf={"Id":"003","LastName":"Lee","Email":"a@x.io"}'
+contains "a 70 KB literal runs" "$TMP/out" 'add to ac list "Salesforce contacts"'
+contains "a 70 KB literal runs" "$TMP/out" 'start ac automation "Welcome"'
+# Only names of lists and automations past 64 KB together stay out of
+# reach: said where, as any error.
+expect "64 KB of list names" 1 "$T" build "$TMP/names.sync" -o "$TMP/names.tbc"
+contains "64 KB of list names" "$TMP/err" "names.sync:14:22: error: list and automation names"
 for c in build explain eval; do
     expect "$c --help" 0 "$T" "$c" --help
     contains "$c --help" "$TMP/out" "usage: tandem $c"
