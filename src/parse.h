@@ -24,8 +24,8 @@ typedef struct ParseCtx {
 } ParseCtx;
 
 /* Parses file `file` (already registered in d).  Returns the FILE node, or
- * NULL if the file could not be parsed at all; tl receives the tokens and
- * comments (for the formatter). */
+ * NULL if the file could not be parsed at all; tl, unless NULL, receives
+ * the tokens and comments (for the formatter: a parse alone keeps none). */
 Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors);
 
 /* Builders used by the grammar actions. */

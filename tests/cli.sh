@@ -146,6 +146,21 @@ expect "a rule file using itself" 0 "$T" check "$TMP/proj/self.sync"
 expect "a very long expression" 1 "$T" check "$TMP/long.sync"
 contains "a very long expression" "$TMP/err" "expression too long: more than 1000 operators in a row"
 
+# a file of many syncs checks, builds and formats (what a 50 MB one takes
+# is measured by hand, not asserted here)
+python3 - "$TMP/many.sync" "$HEAD" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write(sys.argv[2] + "\n")
+    for i in range(3000):
+        f.write('sync s%d: sf.Lead <-> ac.contact {\n    match Email = email\n    prefer sf\n    new in sf never\n'
+                '    map FirstName <-> firstName\n    map LastName <-> lastName\n'
+                '    skip when Email is blank or LastName == "nobody %d"\n    on create in ac: tag "from-sf-%d"\n}\n' % (i, i, i))
+PY
+expect "many syncs check" 0 "$T" check --strict "$TMP/many.sync"
+expect "many syncs build" 0 "$T" build "$TMP/many.sync" -o "$TMP/many.tbc"
+expect "many syncs format" 0 "$T" fmt "$TMP/many.sync"
+
 # fmt
 printf 'paused;schedule every 4h\n' >"$TMP/ugly.sync"
 expect "fmt prints" 0 "$T" fmt "$TMP/ugly.sync"
