@@ -221,7 +221,7 @@ static Field *add_field(Ck *ck, Object *o, Node *decl, int custom) {
     f->ty = resolve_type(ck, decl->a, 0);
     field_attrs_apply(ck, f, decl);
     f->index = o->nfields;
-    decl->ty = f->ty;
+    decl->ty = &f->ty;
     decl->sym = f;
     VPUSH(ck, o->fields, o->nfields, o->capfields, f);
     symtab_put(&o->ftab, f->name, f);
@@ -541,7 +541,7 @@ static void bad_side(Ck *ck, const Scope *sc, Loc loc, const char *name) {
 }
 
 static Field *resolve_fieldref(Ck *ck, const Scope *sc, Node *n) {
-    n->ty.k = TY_UNKNOWN;
+    n->ty = type_of_kind(TY_UNKNOWN);
     int want = sc->only;
     if (n->name) {
         int s = side_named(sc, n->name);
@@ -592,7 +592,7 @@ static Field *resolve_fieldref(Ck *ck, const Scope *sc, Node *n) {
     }
     n->sym = found;
     n->side = fside;
-    n->ty = found->ty;
+    n->ty = &found->ty;
     return found;
 }
 
@@ -772,15 +772,25 @@ static Type check_binary(Ck *ck, const Scope *sc, Node *n) {
     }
 }
 
+/* Where a node keeps the type check_expr found: a field's own, or the
+ * kind's (nearly all the rest), else a copy. */
+static const Type *keep_type(Ck *ck, Type t) {
+    if (!t.ref && !t.size && !t.values && !t.nvalues) return type_of_kind(t.k);
+    Type *k = arena_alloc(ck->a, sizeof *k);
+    *k = t;
+    return k;
+}
+
 static Type check_expr(Ck *ck, const Scope *sc, Node *n) {
     Type t = mk(TY_UNKNOWN);
+    const Type *field = NULL;
     switch (n->kind) {
     case NODE_LIT:
         t = mk(lit_type(n));
         break;
     case NODE_FIELDREF: {
         Field *f = resolve_fieldref(ck, sc, n);
-        if (f) t = f->ty;
+        if (f) t = *(field = &f->ty);
         break;
     }
     case NODE_TAGGED: {
@@ -865,7 +875,7 @@ static Type check_expr(Ck *ck, const Scope *sc, Node *n) {
     default:
         break;
     }
-    n->ty = t;
+    n->ty = field ? field : keep_type(ck, t);
     return t;
 }
 

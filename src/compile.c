@@ -801,7 +801,7 @@ static void compile_key(Cc *cc, int side) {
     begin(cc, side ? EP_KEY_R : EP_KEY_L, m);
     uint32_t r = reg(cc);
     expr(cc, e, r);
-    if (type_is_text(e->ty.k)) emit(cc, OP_KEY, r, r, 0);
+    if (type_is_text(e->ty->k)) emit(cc, OP_KEY, r, r, 0);
     emit(cc, OP_RET, r, 0, 0);
 }
 
