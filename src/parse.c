@@ -18,7 +18,20 @@ Loc p_span(ParseCtx *px, Token from, Token to) {
     return (Loc){px->file, from.off, end > from.off ? end - from.off : 0};
 }
 
-const char *p_text(ParseCtx *px, Token t) { return arena_strndup(px->arena, px->src + t.off, t.len); }
+/* Names recur (a field, a source, in every sync), so each is kept once:
+ * a rule file of many syncs held its identifiers 16 bytes apiece. */
+const char *p_text(ParseCtx *px, Token t) {
+    const char *s = px->src + t.off;
+    char key[64];
+    if (t.len >= sizeof key) return arena_strndup(px->arena, s, t.len);
+    memcpy(key, s, t.len);
+    key[t.len] = 0;
+    const char *have = symtab_get(&px->words, key);
+    if (have) return have;
+    char *w = arena_strndup(px->arena, s, t.len);
+    symtab_put(&px->words, w, w);
+    return w;
+}
 
 static void put_utf8(char **o, unsigned long c) {
     char *p = *o;
@@ -340,6 +353,7 @@ Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors) {
     fd.px.diags = d;
     fd.px.file = file;
     fd.px.src = f->text;
+    symtab_init(&fd.px.words, a);
     fd.parser = tdParserAlloc(malloc);
     if (!fd.parser) return NULL;
     if (tl) {
