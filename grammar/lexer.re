@@ -277,37 +277,13 @@ int lex_continues(int code) {
     }
 }
 
-typedef struct Out {
-    Arena *a;
-    TokenList *tl;
-    int cap, ccap;
-} Out;
+static void push(const LexSink *o, int code, uint32_t off, uint32_t len) { o->token(o->ctx, (Token){code, off, len}); }
 
-static void push(Out *o, int code, uint32_t off, uint32_t len) {
-    TokenList *tl = o->tl;
-    if (tl->ntok + 1 >= o->cap) {
-        int cap = o->cap ? o->cap * 2 : 256;
-        Token *t = arena_alloc(o->a, (size_t)cap * sizeof *t);
-        if (tl->ntok) memcpy(t, tl->tok, (size_t)tl->ntok * sizeof *t);
-        tl->tok = t;
-        o->cap = cap;
-    }
-    tl->tok[tl->ntok++] = (Token){code, off, len};
+static void push_comment(const LexSink *o, uint32_t off, uint32_t len, int own_line) {
+    if (o->comment) o->comment(o->ctx, (Comment){off, len, own_line});
 }
 
-static void push_comment(Out *o, uint32_t off, uint32_t len, int own_line) {
-    TokenList *tl = o->tl;
-    if (tl->ncomments >= o->ccap) {
-        int cap = o->ccap ? o->ccap * 2 : 32;
-        Comment *c = arena_alloc(o->a, (size_t)cap * sizeof *c);
-        if (tl->ncomments) memcpy(c, tl->comments, (size_t)tl->ncomments * sizeof *c);
-        tl->comments = c;
-        o->ccap = cap;
-    }
-    tl->comments[tl->ncomments++] = (Comment){off, len, own_line};
-}
-
-void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
+void lex_scan(Diags *d, int file, const LexSink *o) {
     SrcFile *f = diags_file(d, file);
     Scanner s;
     s.base = (const unsigned char *)f->text;
@@ -316,11 +292,6 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
     s.mar = s.cur;
     if (f->len >= 3 && memcmp(s.cur, "\xEF\xBB\xBF", 3) == 0) s.cur += 3;
 
-    Out o = {a, tl, 0, 0};
-    tl->tok = NULL;
-    tl->ntok = 0;
-    tl->comments = NULL;
-    tl->ncomments = 0;
     int last = 0, depth = 0;
     const unsigned char *line_start = s.cur;
     int line_has_token = 0;
@@ -331,7 +302,7 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
         uint32_t len = (uint32_t)(s.cur - s.tok);
         if (r == RAW_NEWLINE) {
             if (depth == 0 && !lex_continues(last)) {
-                push(&o, TK_SEMI, off, 0);
+                push(o, TK_SEMI, off, 0);
                 last = TK_SEMI;
             }
             line_start = s.cur;
@@ -341,7 +312,7 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
         if (r == RAW_COMMENT) {
             const unsigned char *p = line_start;
             while (p < s.tok && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
-            push_comment(&o, off, len, p == s.tok && !line_has_token);
+            push_comment(o, off, len, p == s.tok && !line_has_token);
             continue;
         }
         if (r == RAW_STRAY) {
@@ -358,7 +329,7 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
             continue;
         }
         if (r == RAW_EOF) {
-            if (last != 0 && last != TK_SEMI) push(&o, TK_SEMI, off, 0);
+            if (last != 0 && last != TK_SEMI) push(o, TK_SEMI, off, 0);
             break;
         }
         line_has_token = 1;
@@ -379,13 +350,44 @@ void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
         case TK_LBRACE: depth = 0; break;
         case TK_RBRACE:
             depth = 0;
-            if (last != TK_SEMI && last != TK_LBRACE && last != 0) push(&o, TK_SEMI, off, 0);
+            if (last != TK_SEMI && last != TK_LBRACE && last != 0) push(o, TK_SEMI, off, 0);
             break;
         default: break;
         }
-        push(&o, code, off, len);
+        push(o, code, off, len);
         last = code;
     }
-    push(&o, 0, f->len, 0);
+    push(o, 0, f->len, 0);
+}
+
+typedef struct Out {
+    Arena *a;
+    TokenList *tl;
+    uint32_t cap, ccap;
+} Out;
+
+static void keep_token(void *ctx, Token t) {
+    Out *o = ctx;
+    TokenList *tl = o->tl;
+    if ((uint32_t)tl->ntok == o->cap) tl->tok = arena_grow(o->a, tl->tok, (uint32_t)tl->ntok, &o->cap, 256, sizeof *tl->tok);
+    tl->tok[tl->ntok++] = t;
+}
+
+static void keep_comment(void *ctx, Comment c) {
+    Out *o = ctx;
+    TokenList *tl = o->tl;
+    if ((uint32_t)tl->ncomments == o->ccap)
+        tl->comments = arena_grow(o->a, tl->comments, (uint32_t)tl->ncomments, &o->ccap, 32, sizeof *tl->comments);
+    tl->comments[tl->ncomments++] = c;
+}
+
+void lex_file(Diags *d, int file, Arena *a, TokenList *tl) {
+    tl->tok = NULL;
+    tl->ntok = 0;
+    tl->comments = NULL;
+    tl->ncomments = 0;
+    Out o = {a, tl, 0, 0};
+    LexSink sink = {keep_token, keep_comment, &o};
+    lex_scan(d, file, &sink);
     tl->ntok--; /* the end token is present but not counted */
 }

@@ -13,9 +13,14 @@ static const char *kind_names[] = {
 
 const char *ast_kind_name(NodeKind k) { return k < NODE__COUNT ? kind_names[k] : "?"; }
 
+/* Node.kind is a byte, Node.depth 16 bits */
+_Static_assert(NODE__COUNT <= 256, "a node kind no longer fits Node.kind");
+_Static_assert(AST_MAX_DEPTH < 32767, "an expression's depth no longer fits Node.depth");
+
 Node *ast_new(Arena *a, NodeKind k, Loc loc) {
     Node *n = arena_alloc(a, sizeof *n);
-    n->kind = k;
+    n->kind = (uint8_t)k;
+    n->ty = type_of_kind(TY_UNKNOWN);
     n->loc = loc;
     n->nloc = loc;
     n->sloc = loc;
@@ -125,7 +130,7 @@ static void dump(const Node *n, Buf *out, int flags, int depth) {
     if ((n->kind == NODE_TYPESPEC || n->kind == NODE_LIMIT) && n->num != 0)
         buf_printf(out, " %.17g", n->num);
     if (flags & DUMP_CHECKED) {
-        if (n->ty.k != TY_UNKNOWN) { buf_puts(out, " :"); buf_puts(out, type_str(&n->ty)); }
+        if (n->ty->k != TY_UNKNOWN) { buf_puts(out, " :"); buf_puts(out, type_str(n->ty)); }
         if (n->side >= 0) buf_printf(out, " side=%d", n->side);
         if (n->kind == NODE_MAP && n->sym) {
             /* flags from the checker: flow bits, policy into each side, default */

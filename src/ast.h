@@ -88,25 +88,28 @@ typedef enum NodeKind {
 } NodeKind;
 
 typedef struct Node Node;
+/* A 50 MB rule file is some five million nodes: the small fields are
+ * packed first, and the type is a pointer (most are a field's, or one of
+ * type_of_kind's), 128 bytes a node where 176 were. */
 struct Node {
-    NodeKind kind;     /* what this is; children per the table above */
+    uint8_t kind;      /* NodeKind: what this is; children per the table above */
+    int8_t side;       /* checker: 0 left, 1 right, -1 none (2 both): the record an expression reads */
+    int16_t depth;     /* expression nesting (parser), bounded so checking never overflows the stack */
     int op;            /* sub-kind: a TK_* code or a flag, per kind */
+    int flags;         /* checker flags per kind (see check.h) */
     Loc loc;           /* whole span, for diagnostics */
     Loc nloc;          /* span of the name (or the key token) */
+    Loc sloc;          /* span of str */
     const char *name;  /* identifier per kind */
     const char *str;   /* decoded string or second identifier per kind */
-    Loc sloc;          /* span of str */
     double num;        /* numeric value per kind */
     Node *a, *b, *c;   /* children per kind */
     Node *list;        /* first element of the node's list */
     Node *next;        /* next sibling in a list */
-    int depth;         /* expression nesting (parser), bounded so checking never overflows the stack */
 
     /* Filled in by the checker. */
-    Type ty;           /* type of an expression, or of a declared field */
+    const Type *ty;    /* type of an expression, or of a declared field; never NULL */
     void *sym;         /* resolved symbol (Field*, Object*, Source*, Sync*...) */
-    int side;          /* 0 left, 1 right, -1 none: the record an expression reads */
-    int flags;         /* checker flags per kind (see check.h) */
 };
 
 Node *ast_new(Arena *a, NodeKind k, Loc loc);

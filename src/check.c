@@ -28,13 +28,17 @@ typedef struct Ck {
     Model *m;
     Module *mod;        /* module being checked */
     int mute;           /* >0: drop diagnostics (re-checking a used mapping) */
+    Arena *tmp;         /* what a sync's checks use while they run (fields written,
+                         * conditions taken apart): reset for each sync, so a file of
+                         * many syncs does not keep them all */
 } Ck;
 
-#define VPUSH(ck, arr, n, cap, item)                                                \
+#define VPUSH(ck, arr, n, cap, item) VPUSH_IN((ck)->a, arr, n, cap, item)
+#define VPUSH_IN(arena, arr, n, cap, item)                                      \
     do {                                                                        \
         if ((n) == (cap)) {                                                     \
             int nc_ = (cap) ? (cap) * 2 : 8;                                    \
-            void *na_ = arena_alloc((ck)->a, (size_t)nc_ * sizeof *(arr));      \
+            void *na_ = arena_alloc((arena), (size_t)nc_ * sizeof *(arr));      \
             if (n) memcpy(na_, (arr), (size_t)(n) * sizeof *(arr));             \
             (arr) = na_;                                                        \
             (cap) = nc_;                                                        \
@@ -221,7 +225,7 @@ static Field *add_field(Ck *ck, Object *o, Node *decl, int custom) {
     f->ty = resolve_type(ck, decl->a, 0);
     field_attrs_apply(ck, f, decl);
     f->index = o->nfields;
-    decl->ty = f->ty;
+    decl->ty = &f->ty;
     decl->sym = f;
     VPUSH(ck, o->fields, o->nfields, o->capfields, f);
     symtab_put(&o->ftab, f->name, f);
@@ -541,7 +545,7 @@ static void bad_side(Ck *ck, const Scope *sc, Loc loc, const char *name) {
 }
 
 static Field *resolve_fieldref(Ck *ck, const Scope *sc, Node *n) {
-    n->ty.k = TY_UNKNOWN;
+    n->ty = type_of_kind(TY_UNKNOWN);
     int want = sc->only;
     if (n->name) {
         int s = side_named(sc, n->name);
@@ -592,7 +596,7 @@ static Field *resolve_fieldref(Ck *ck, const Scope *sc, Node *n) {
     }
     n->sym = found;
     n->side = fside;
-    n->ty = found->ty;
+    n->ty = &found->ty;
     return found;
 }
 
@@ -772,15 +776,25 @@ static Type check_binary(Ck *ck, const Scope *sc, Node *n) {
     }
 }
 
+/* Where a node keeps the type check_expr found: a field's own, or the
+ * kind's (nearly all the rest), else a copy. */
+static const Type *keep_type(Ck *ck, Type t) {
+    if (!t.ref && !t.size && !t.values && !t.nvalues) return type_of_kind(t.k);
+    Type *k = arena_alloc(ck->a, sizeof *k);
+    *k = t;
+    return k;
+}
+
 static Type check_expr(Ck *ck, const Scope *sc, Node *n) {
     Type t = mk(TY_UNKNOWN);
+    const Type *field = NULL;
     switch (n->kind) {
     case NODE_LIT:
         t = mk(lit_type(n));
         break;
     case NODE_FIELDREF: {
         Field *f = resolve_fieldref(ck, sc, n);
-        if (f) t = f->ty;
+        if (f) t = *(field = &f->ty);
         break;
     }
     case NODE_TAGGED: {
@@ -865,7 +879,7 @@ static Type check_expr(Ck *ck, const Scope *sc, Node *n) {
     default:
         break;
     }
-    n->ty = t;
+    n->ty = field ? field : keep_type(ck, t);
     return t;
 }
 
@@ -1048,7 +1062,7 @@ static void collect_conjuncts(Node *n, Node ***v, int *nv, int *cap, Ck *ck) {
         collect_conjuncts(n->b, v, nv, cap, ck);
         return;
     }
-    VPUSH(ck, *v, *nv, *cap, n);
+    VPUSH_IN(ck->tmp, *v, *nv, *cap, n);
 }
 
 static int is_tag_kind(int kind) { return kind == AT_TAGGED || kind == AT_UNTAGGED; }
@@ -1080,7 +1094,7 @@ static void check_never(Ck *ck, Node *cond) {
     Node **v = NULL;
     int n = 0, cap = 0;
     collect_conjuncts(cond, &v, &n, &cap, ck);
-    Atom *at = arena_alloc(ck->a, (size_t)(n ? n : 1) * sizeof *at);
+    Atom *at = arena_alloc(ck->tmp, (size_t)(n ? n : 1) * sizeof *at);
     int na = 0;
     for (int i = 0; i < n; i++) if (atom_of(v[i], &at[na])) na++;
     qsort(at, (size_t)na, sizeof *at, cmp_atom);
@@ -2290,8 +2304,9 @@ static void check_sync(Ck *ck, Sync *sy) {
         sc->qual[i] = sy->side[i].src->name;
         sc->qual2[i] = sy->side[i].src->sys->name;
     }
-    symtab_init(&sk.written[0], ck->a);
-    symtab_init(&sk.written[1], ck->a);
+    arena_reset(ck->tmp);
+    symtab_init(&sk.written[0], ck->tmp);
+    symtab_init(&sk.written[1], ck->tmp);
 
     /* First the items that others depend on: new, prefer. */
     for (Node *it = decl->list; it; it = it->next) {
@@ -2539,6 +2554,9 @@ int check_unit(Unit *u) {
     ck.u = u;
     ck.a = &u->arena;
     ck.d = &u->diags;
+    Arena tmp;
+    arena_init(&tmp);
+    ck.tmp = &tmp;
     Model *m = arena_alloc(ck.a, sizeof *m);
     ck.m = m;
     u->model = m;
@@ -2664,5 +2682,6 @@ int check_unit(Unit *u) {
         }
         check_plans(&ck);
     }
+    arena_free(&tmp);
     return u->diags.errors - before;
 }

@@ -72,6 +72,7 @@ typedef struct Cc {
     PSync *ps;
     uint32_t top, maxregs; /* register stack */
     uint32_t line, file;   /* source position of what is being emitted */
+    Loc loc;               /* the same, for an error there */
     int side_map[2];       /* checker side -> sync side (object conditions run on either side) */
     Scratch scratch;       /* constant folding */
     int quiet;             /* folding only to see whether it can: no errors */
@@ -302,6 +303,7 @@ static int fold(Cc *cc, const Node *n, Value *out) {
 
 static void here(Cc *cc, const Node *n) {
     if (!n || n->loc.file < 0) return;
+    cc->loc = n->loc;
     int line, col;
     SrcFile *f = diags_file(cc->d, n->loc.file);
     if (!f) return;
@@ -312,7 +314,7 @@ static void here(Cc *cc, const Node *n) {
 
 static uint32_t emit(Cc *cc, int op, uint32_t a, uint32_t b, uint32_t c) {
     if (a > 0xFFFF || b > 0xFFFF || c > 0xFFFF) {
-        if (!cc->failed) diag_error(cc->d, NOLOC, "sync '%s' is too large to compile (an operand passes 65535)", cc->sy->name);
+        if (!cc->failed) diag_error(cc->d, cc->loc, "sync '%s' is too large to compile (an operand passes 65535)", cc->sy->name);
         cc->failed = 1;
     }
     Instr in = {(uint8_t)op, 0, (uint16_t)a, (uint16_t)b, (uint16_t)c};
@@ -804,7 +806,7 @@ static void compile_key(Cc *cc, int side) {
     begin(cc, side ? EP_KEY_R : EP_KEY_L, m);
     uint32_t r = reg(cc);
     expr(cc, e, r);
-    if (type_is_text(e->ty.k)) emit(cc, OP_KEY, r, r, 0);
+    if (type_is_text(e->ty->k)) emit(cc, OP_KEY, r, r, 0);
     emit(cc, OP_RET, r, 0, 0);
 }
 
@@ -951,8 +953,47 @@ static int event_entry(const Node *ev) {
     }
 }
 
+/* The list or automation an action names, NULL for other actions:
+ * ListAdd, ListRemove and Automate carry it as its place in the string
+ * table, in 16 bits. */
+static const char *action_name(const Sync *sy, const Node *act) {
+    uint32_t s = act->side >= 0 ? (uint32_t)act->side : 0;
+    switch (act->op) {
+    case TK_REMOVE: return act->str ? act->str : sy->side[s].list ? sy->side[s].list : "";
+    case TK_ADD: case TK_START: return act->str;
+    default: return NULL;
+    }
+}
+
+/* Those names go first into the string table, before any literal, so a
+ * literal of any length leaves them within reach.  (Their own bytes could
+ * still pass 64 KB: compile_action says so where.) */
+static void intern_action_names(Cc *cc, Model *m) {
+    for (int i = 0; i < m->nsyncs; i++) {
+        const Sync *sy = m->order[i];
+        for (const Node *it = sy->decl->list; it; it = it->next) {
+            if (it->kind != NODE_ON) continue;
+            for (const Node *act = it->list; act; act = act->next) {
+                const char *name = action_name(sy, act);
+                if (name) cstr_id(cc, name);
+            }
+        }
+    }
+}
+
+static uint32_t action_name_id(Cc *cc, const Node *act) {
+    uint32_t id = cstr_id(cc, action_name(cc->sy, act));
+    if (id > 0xFFFF) {
+        if (!cc->failed)
+            diag_error(cc->d, act->loc, "list and automation names take more than 64 KB together; tandem cannot reach "
+                       "this one (shorten them)");
+        cc->failed = 1;
+        return 0;
+    }
+    return id;
+}
+
 static void compile_action(Cc *cc, Node *act) {
-    Sync *sy = cc->sy;
     here(cc, act);
     uint32_t s = act->side >= 0 ? (uint32_t)act->side : 0;
     switch (act->op) {
@@ -968,13 +1009,9 @@ static void compile_action(Cc *cc, Node *act) {
     }
     case TK_DELETE: emit(cc, OP_DELETE, s, 0, 0); break;
     case TK_KEEP: emit(cc, OP_KEEP, s, 0, 0); break;
-    case TK_REMOVE: {
-        const char *list = act->str ? act->str : sy->side[s].list ? sy->side[s].list : "";
-        emit(cc, OP_LISTDEL, s, cstr_id(cc, list), 0);
-        break;
-    }
-    case TK_ADD: emit(cc, OP_LISTADD, s, cstr_id(cc, act->str), 0); break;
-    case TK_START: emit(cc, OP_AUTOMATE, s, cstr_id(cc, act->str), 0); break;
+    case TK_REMOVE: emit(cc, OP_LISTDEL, s, action_name_id(cc, act), 0); break;
+    case TK_ADD: emit(cc, OP_LISTADD, s, action_name_id(cc, act), 0); break;
+    case TK_START: emit(cc, OP_AUTOMATE, s, action_name_id(cc, act), 0); break;
     default: break;
     }
 }
@@ -1200,6 +1237,7 @@ Program *compile_unit(Unit *u) {
     Model *m = u->model;
     cc.nsyncs = (uint32_t)m->nsyncs;
     cc.syncs = calloc(cc.nsyncs ? cc.nsyncs : 1, sizeof *cc.syncs);
+    intern_action_names(&cc, m);
     for (int i = 0; i < m->nsyncs; i++) compile_sync(&cc, m->order[i], &cc.syncs[i]);
     compile_sources(&cc);
 

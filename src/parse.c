@@ -18,7 +18,20 @@ Loc p_span(ParseCtx *px, Token from, Token to) {
     return (Loc){px->file, from.off, end > from.off ? end - from.off : 0};
 }
 
-const char *p_text(ParseCtx *px, Token t) { return arena_strndup(px->arena, px->src + t.off, t.len); }
+/* Names recur (a field, a source, in every sync), so each is kept once:
+ * a rule file of many syncs held its identifiers 16 bytes apiece. */
+const char *p_text(ParseCtx *px, Token t) {
+    const char *s = px->src + t.off;
+    char key[64];
+    if (t.len >= sizeof key) return arena_strndup(px->arena, s, t.len);
+    memcpy(key, s, t.len);
+    key[t.len] = 0;
+    const char *have = symtab_get(&px->words, key);
+    if (have) return have;
+    char *w = arena_strndup(px->arena, s, t.len);
+    symtab_put(&px->words, w, w);
+    return w;
+}
 
 static void put_utf8(char **o, unsigned long c) {
     char *p = *o;
@@ -293,48 +306,66 @@ void parse_report_syntax_error(ParseCtx *px, Token tok, int major, const int *ex
     buf_free(&b);
 }
 
-Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors) {
-    SrcFile *f = diags_file(d, file);
-    int before = d->errors;
-    lex_file(d, file, a, tl);
+/* The parser fed one token at a time, as the lexer makes them or from a
+ * kept list. */
+typedef struct Feed {
     ParseCtx px;
-    memset(&px, 0, sizeof px);
-    px.arena = a;
-    px.diags = d;
-    px.file = file;
-    px.src = f->text;
-    void *p = tdParserAlloc(malloc);
-    if (!p) return NULL;
+    void *parser;
+    int skipping, depth, stopped;
+} Feed;
+
+static void feed(void *ctx, Token t) {
+    Feed *fd = ctx;
+    if (fd->stopped) return;
+    ParseCtx *px = &fd->px;
     /* After a syntax error the grammar's error rules skip to the next ';'
      * (end of line).  A bracketed group in the skipped text would end that
      * early and its '}' would then close the wrong block, so the driver
      * skips whole groups itself and feeds the parser only what is outside
      * them: one error per broken statement, no cascade. */
-    int skipping = 0, depth = 0;
-    for (int i = 0; i <= tl->ntok; i++) {
-        Token t = tl->tok[i];
-        int opener = t.code == TK_LBRACE || t.code == TK_LPAREN || t.code == TK_LBRACKET;
-        int closer = t.code == TK_RBRACE || t.code == TK_RPAREN || t.code == TK_RBRACKET;
-        if (skipping && t.code != 0) {
-            if (opener) { depth++; continue; }
-            if (closer && depth > 0) { depth--; continue; }
-            if (depth > 0) continue;
-            if (t.code == TK_SEMI) skipping = 0;
-        }
-        int errs = px.syntax_errors;
-        tdParser(p, t.code, t, &px);
-        if (px.syntax_errors > errs && t.code != TK_SEMI && t.code != 0) {
-            skipping = 1;
-            depth = opener;
-        }
-        if (px.too_deep) {
-            diag_error(d, p_loc(&px, t), "nesting too deep: simplify this expression");
-            break;
-        }
-        if (px.too_long) break;
+    int opener = t.code == TK_LBRACE || t.code == TK_LPAREN || t.code == TK_LBRACKET;
+    int closer = t.code == TK_RBRACE || t.code == TK_RPAREN || t.code == TK_RBRACKET;
+    if (fd->skipping && t.code != 0) {
+        if (opener) { fd->depth++; return; }
+        if (closer && fd->depth > 0) { fd->depth--; return; }
+        if (fd->depth > 0) return;
+        if (t.code == TK_SEMI) fd->skipping = 0;
     }
-    tdParserFree(p, free);
+    int errs = px->syntax_errors;
+    tdParser(fd->parser, t.code, t, px);
+    if (px->syntax_errors > errs && t.code != TK_SEMI && t.code != 0) {
+        fd->skipping = 1;
+        fd->depth = opener;
+    }
+    if (px->too_deep) {
+        diag_error(px->diags, p_loc(px, t), "nesting too deep: simplify this expression");
+        fd->stopped = 1;
+    }
+    if (px->too_long) fd->stopped = 1;
+}
+
+Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors) {
+    SrcFile *f = diags_file(d, file);
+    int before = d->errors;
+    Feed fd;
+    memset(&fd, 0, sizeof fd);
+    fd.px.arena = a;
+    fd.px.diags = d;
+    fd.px.file = file;
+    fd.px.src = f->text;
+    symtab_init(&fd.px.words, a);
+    fd.parser = tdParserAlloc(malloc);
+    if (!fd.parser) return NULL;
+    if (tl) {
+        lex_file(d, file, a, tl);
+        for (int i = 0; i <= tl->ntok && !fd.stopped; i++) feed(&fd, tl->tok[i]);
+    } else {
+        LexSink sink = {feed, NULL, &fd};
+        lex_scan(d, file, &sink);
+    }
+    tdParserFree(fd.parser, free);
     if (nerrors) *nerrors = d->errors - before;
-    if (!px.root) px.root = ast_new(a, NODE_FILE, (Loc){file, 0, 0});
-    return px.root;
+    Node *root = fd.px.root;
+    if (!root) root = ast_new(a, NODE_FILE, (Loc){file, 0, 0});
+    return root;
 }

@@ -9,6 +9,7 @@
 
 #include "ast.h"
 #include "lex.h"
+#include "symtab.h"
 
 typedef struct NodeList { Node *head, *tail; } NodeList;
 
@@ -21,11 +22,12 @@ typedef struct ParseCtx {
     int syntax_errors;  /* syntax errors reported */
     int too_deep;       /* the parser stack overflowed */
     int too_long;       /* an expression chain went past AST_MAX_DEPTH (reported) */
+    Symtab words;       /* identifiers so far, each kept once (p_text) */
 } ParseCtx;
 
 /* Parses file `file` (already registered in d).  Returns the FILE node, or
- * NULL if the file could not be parsed at all; tl receives the tokens and
- * comments (for the formatter). */
+ * NULL if the file could not be parsed at all; tl, unless NULL, receives
+ * the tokens and comments (for the formatter: a parse alone keeps none). */
 Node *parse_file(Diags *d, int file, Arena *a, TokenList *tl, int *nerrors);
 
 /* Builders used by the grammar actions. */

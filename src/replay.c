@@ -20,10 +20,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "jscan.h"
 #include "spill.h"
@@ -381,8 +384,14 @@ static int load_effect(Replay *r, const char *text, size_t n, Buf *err) {
     } else if (!l.has_id || !l.has_action || !l.has_at || (!l.has_object && strcmp(a, "meta") != 0)) {
         buf_puts(err, "an effect needs object, id, action and at");
         rc = -1;
+    } else if (!(fabs(l.at) < 1e15)) {
+        /* milliseconds since 1970: past year 33,658 no time tandem
+         * wrote, and past int64_t no number a cast may take */
+        buf_puts(err, "'at' is no time");
+        rc = -1;
     } else if (!strcmp(a, "meta")) {
-        if (l.has_kind && (int)l.kind >= 0 && (int)l.kind < META__COUNT && l.has_name)
+        /* the range before the cast: a double past int's is undefined */
+        if (l.has_kind && l.kind >= 0 && l.kind < META__COUNT && l.has_name)
             meta_put(&r->base.meta, (MetaKind)(int)l.kind, buf_str(&l.id), buf_str(&l.name), NULL);
     } else {
         if (!l.resolved) resolve(r, &l);
@@ -437,14 +446,25 @@ static int load_effect_line(Replay *r, const char *text, size_t n, Buf *err) {
     return rc;
 }
 
+/* Whether the last line of an outbox file, left without its newline, was
+ * written whole: one cut short mid-write (a full disk, a kill) does not
+ * parse.  Reading, it is passed over, none of it applied (the scanner
+ * applies a line's fields as it meets them); append_lines cuts it off
+ * before it writes. */
+static int whole_line(const char *text, size_t n) {
+    cJSON *j = cJSON_ParseWithLength(text, n);
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
 static int load_effects(Replay *r, Buf *err) {
     if (!r->outbox) return 0;
     char *path = path_join(r->outbox, "effects.jsonl");
     size_t n;
-    char *text = read_file(path, &n);
+    char *text = read_regular(path, &n);
     if (!text) {
         int missing = errno == ENOENT;
-        if (!missing) buf_printf(err, "%s: %s", path, strerror(errno));
+        if (!missing) buf_printf(err, "%s: %s", path, file_error(errno));
         free(path);
         return missing ? 0 : -1;
     }
@@ -452,6 +472,7 @@ static int load_effects(Replay *r, Buf *err) {
     for (char *s = text; *s && rc == 0; line++) {
         char *nl = strchr(s, '\n');
         size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (!nl && !whole_line(s, len)) break;
         if (len) {
             Buf why;
             buf_init(&why);
@@ -686,7 +707,20 @@ static void deliver_deleted(Scan *sc, Arena *a) {
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The answer files of an object: <Object>.json, else the .json files in <Object>/. */
+/* Whether path is there (anything, symlinks followed: what it is, its
+ * reading says): 1, 0 when it is not, -1 with err when that cannot be
+ * told (a symlink loop is no missing file). */
+static int exists(const char *path, Buf *err) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) return 1;
+    if (errno == ENOENT) return 0;
+    buf_printf(err, "%s: %s", path, strerror(errno));
+    return -1;
+}
+
+/* The answer files of an object: <Object>.json, else the .json files in
+ * <Object>/; none when neither is there.  -1 with err when it cannot be
+ * told. */
 static int answer_files(Replay *r, const char *object, char ***files, int *n, Buf *err) {
     *files = NULL;
     *n = 0;
@@ -695,19 +729,26 @@ static int answer_files(Replay *r, const char *object, char ***files, int *n, Bu
     char *json = malloc(len + 6);
     if (!json) abort();
     snprintf(json, len + 6, "%s.json", one);
-    struct stat sb;
-    if (stat(json, &sb) == 0) {
-        *files = malloc(sizeof **files);
-        (*files)[0] = json;
-        *n = 1;
+    int have = exists(json, err);
+    if (have != 0) {
+        if (have > 0) {
+            *files = malloc(sizeof **files);
+            if (!*files) abort();
+            (*files)[0] = json;
+            *n = 1;
+        } else {
+            free(json);
+        }
         free(one);
-        return 0;
+        return have > 0 ? 0 : -1;
     }
     free(json);
     DIR *d = opendir(one);
     if (!d) {
+        int missing = errno == ENOENT;
+        if (!missing) buf_printf(err, "%s: %s", one, strerror(errno));
         free(one);
-        return 0; /* no answers: no records of that object */
+        return missing ? 0 : -1; /* no answers: no records of that object */
     }
     struct dirent *de;
     int cap = 0;
@@ -725,15 +766,14 @@ static int answer_files(Replay *r, const char *object, char ***files, int *n, Bu
     closedir(d);
     free(one);
     qsort(*files, (size_t)*n, sizeof **files, name_cmp);
-    (void)err;
     return 0;
 }
 
 static cJSON *read_json(const char *path, Buf *err) {
     size_t n;
-    char *text = read_file(path, &n);
+    char *text = read_regular(path, &n);
     if (!text) {
-        buf_printf(err, "%s: %s", path, strerror(errno));
+        buf_printf(err, "%s: %s", path, file_error(errno));
         return NULL;
     }
     const char *end = NULL;
@@ -758,9 +798,9 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
     buf_printf(&name, "%s.deleted.json", oname);
     char *path = path_join(r->dir, buf_str(&name));
     buf_free(&name);
-    int rc = 0;
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
+    int rc = exists(path, err);
+    if (rc > 0) {
+        rc = 0;
         cJSON *j = read_json(path, err);
         if (!j) rc = -1;
         else {
@@ -784,8 +824,8 @@ static int read_deleted(Scan *sc, const char *oname, Buf *err) {
 static int read_pages(Scan *sc, Buf *err) {
     Replay *r = sc->r;
     char **files;
-    int nf, rc = 0;
-    answer_files(r, obj_name(r->base.p, sc->object), &files, &nf, err);
+    int nf;
+    int rc = answer_files(r, obj_name(r->base.p, sc->object), &files, &nf, err);
     RecordSink mid = {sc, on_record, on_bad, NULL};
     Arena page;
     arena_init(&page);
@@ -803,11 +843,11 @@ static int read_pages(Scan *sc, Buf *err) {
         sc->direct = direct;
         r->base.cx.a = sc->direct ? sc->dst : &page;
         if (r->base.codec->scan_page) {
-            size_t n;
+            size_t n = 0;
             uint32_t before = sc->rows;
             const char *text = map_file(files[i], &n);
             if (!text) {
-                buf_printf(err, "%s: %s", files[i], strerror(errno));
+                buf_printf(err, "%s: %s", files[i], file_error(errno));
                 rc = -1;
             } else if (r->base.codec->scan_page(&r->base.cx, sc->object, text, n, &mid, &next, &why) != 0) {
                 /* cJSON reads a little more than JSON (control bytes in
@@ -834,7 +874,7 @@ static int read_pages(Scan *sc, Buf *err) {
                 buf_free(&cerr);
                 cJSON_Delete(j);
             }
-            unmap_file(text, n);
+            if (text) unmap_file(text, n);
         } else {
             cJSON *j = read_json(files[i], err);
             if (!j) rc = -1;
@@ -1044,17 +1084,83 @@ static int replay_find(Connector *s, uint32_t object, int field, const char *con
 
 /* ------------------------------------------------------------ writing */
 
-static int append_line(const char *dir, const char *file, const char *line, Buf *err) {
-    char *path = path_join(dir, file);
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        buf_printf(err, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
     }
-    int ok = fputs(line, f) >= 0 && fputc('\n', f) != EOF;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) buf_printf(err, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Where the next line of an outbox file starts: at its end, after the
+ * newline a last line written whole but without one still needs (*sep);
+ * or where a last line cut short mid-write starts, cut off here (the
+ * reader passes over it: whole_line).  -1 with errno. */
+static int line_end(int fd, off_t size, off_t *at, int *sep) {
+    *at = size;
+    *sep = 0;
+    char c;
+    if (size == 0) return 0;
+    if (pread(fd, &c, 1, size - 1) != 1) return -1;
+    if (c == '\n') return 0;
+    off_t start = size;
+    char b[4096];
+    while (start > 0) {
+        size_t n = start < (off_t)sizeof b ? (size_t)start : sizeof b;
+        if (pread(fd, b, n, start - (off_t)n) != (ssize_t)n) return -1;
+        size_t k = n;
+        while (k > 0 && b[k - 1] != '\n') k--;
+        start -= (off_t)(n - k);
+        if (k > 0) break;
+    }
+    size_t len = (size_t)(size - start);
+    char *tail = malloc(len);
+    if (!tail) abort();
+    int got = pread(fd, tail, len, start) == (ssize_t)len;
+    *sep = got && whole_line(tail, len);
+    free(tail);
+    if (!got) return -1;
+    if (*sep) return 0;
+    if (ftruncate(fd, start) != 0) return -1;
+    *at = start;
+    return 0;
+}
+
+/* Appends lines (each ending in a newline) to an outbox file, all or
+ * nothing: a write that fails part-way (a full disk) is cut back off, so
+ * the file keeps whole lines for the next run. */
+static int append_lines(const char *dir, const char *file, const char *lines, size_t n, Buf *err) {
+    char *path = path_join(dir, file);
+    /* read and write (line_end reads the last line), without blocking: a
+     * FIFO opens at once (for writing alone it would wait for a reader),
+     * to be refused */
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0666);
+    struct stat sb;
+    int ok = fd >= 0 && fstat(fd, &sb) == 0;
+    if (ok && !S_ISREG(sb.st_mode)) {
+        errno = EINVAL;
+        ok = 0;
+    }
+    off_t at = 0;
+    int sep = 0;
+    if (ok) ok = line_end(fd, sb.st_size, &at, &sep) == 0;
+    if (ok && ((sep && write_all(fd, "\n", 1) != 0) || write_all(fd, lines, n) != 0)) {
+        int e = errno;
+        if (ftruncate(fd, at) != 0) buf_printf(err, "%s: could not cut back a part-written line: %s; ", path, strerror(errno));
+        errno = e;
+        ok = 0;
+    }
+    if (!ok) buf_printf(err, "%s: %s", path, file_error(errno));
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        buf_printf(err, "%s: %s", path, strerror(errno));
+        ok = 0;
+    }
     free(path);
     return ok ? 0 : -1;
 }
@@ -1252,14 +1358,8 @@ static int replay_apply(Connector *s, const Plan *pl, const uint32_t *idx, uint3
     }
     /* Requests first: an effect is only ever recorded for a request sent. */
     int rc = 0;
-    if (requests.n) {
-        requests.p[--requests.n] = 0;
-        rc = append_line(r->outbox, "requests.jsonl", buf_str(&requests), err);
-    }
-    if (rc == 0 && effects.n) {
-        effects.p[--effects.n] = 0;
-        rc = append_line(r->outbox, "effects.jsonl", buf_str(&effects), err);
-    }
+    if (requests.n) rc = append_lines(r->outbox, "requests.jsonl", requests.p, requests.n, err);
+    if (rc == 0 && effects.n) rc = append_lines(r->outbox, "effects.jsonl", effects.p, effects.n, err);
     buf_free(&requests);
     buf_free(&effects);
     arena_free(&a);
@@ -1354,7 +1454,9 @@ Connector *replay_open(const Program *p, const char *name, const char *system, c
         buf_printf(&file, "%s.json", *m);
         char *path = path_join(r->dir, buf_str(&file));
         buf_free(&file);
-        if (stat(path, &sb) == 0) {
+        rc = exists(path, err);
+        if (rc > 0) {
+            rc = 0;
             cJSON *j = read_json(path, err);
             Buf why;
             buf_init(&why);

@@ -10,6 +10,14 @@ static const struct { const char *name; char family; } info[] = {
 #undef T
 };
 
+static const Type kinds[TY__COUNT] = {
+#define T(kind, s, f) {.k = TY_##kind},
+    TD_TYPE_KINDS(T)
+#undef T
+};
+
+const Type *type_of_kind(TypeKind k) { return &kinds[k < TY__COUNT ? k : TY_UNKNOWN]; }
+
 const char *type_name(TypeKind k) { return k < TY__COUNT ? info[k].name : "?"; }
 
 char type_family(TypeKind k) { return k < TY__COUNT ? info[k].family : 'x'; }

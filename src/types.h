@@ -51,6 +51,9 @@ typedef struct Type {
 /* The policy of one direction of a map (B06): when it writes the target. */
 enum { POL_NONE = 0, POL_ALWAYS, POL_IF_BLANK, POL_NEVER };
 
+/* The type of kind k and nothing more (no size, reference or values), for
+ * as long as the program runs: what most expressions are. */
+const Type *type_of_kind(TypeKind k);
 const char *type_name(TypeKind k);
 char type_family(TypeKind k);
 /* Looks a type name up ("text", "picklist", ...); -1 if unknown. */

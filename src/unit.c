@@ -47,7 +47,7 @@ static Module *add_module(Unit *u, const char *name, const char *path, const cha
     m->is_main = is_main;
     m->file = diags_add_file(&u->diags, path, text, len);
     u->mods[u->nmods++] = m;
-    m->root = parse_file(&u->diags, m->file, &u->arena, &m->toks, &m->syntax_errors);
+    m->root = parse_file(&u->diags, m->file, &u->arena, NULL, &m->syntax_errors);
     return m;
 }
 

@@ -1,6 +1,6 @@
 /* unit.h - a compilation unit: one rule file plus every module it `use`s.
  *
- * The unit owns the arena that holds sources, tokens, trees, symbols and
+ * The unit owns the arena that holds sources, trees, symbols and
  * diagnostics; unit_free() releases all of it.  Loading reads and parses
  * files; modules named by `use` are looked up in the stdlib directories
  * first, then next to the rule file.
@@ -17,8 +17,7 @@ typedef struct Module {
     const char *name;     /* module name; the main file's path for it */
     const char *path;     /* where it was read from */
     int file;             /* file index in the diagnostics */
-    Node *root;           /* its FILE node */
-    TokenList toks;       /* tokens and comments (for fmt) */
+    Node *root;           /* its FILE node (fmt keeps tokens; a unit needs none) */
     int is_main;          /* the rule file itself */
     int syntax_errors;    /* errors from lexing and parsing */
 } Module;

@@ -89,9 +89,8 @@ uint32_t hash_str(const char *s, size_t n) {
     return h;
 }
 
-char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+/* Reads f to its end and closes it. */
+static char *read_all(FILE *f, size_t *len) {
     /* a regular file's size sizes the buffer, with room to meet its end:
      * a 2 MB page read by doubling from 8 KB was copied twice over */
     size_t cap = 8192, n = 0;
@@ -120,23 +119,49 @@ char *read_file(const char *path, size_t *len) {
     return p;
 }
 
-const char *map_file(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
+char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    return f ? read_all(f, len) : NULL;
+}
+
+int open_regular(const char *path, size_t *size) {
+    /* O_NONBLOCK only for the open: a FIFO opens at once, to be refused;
+     * a regular file's reads ignore it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
     struct stat sb;
     int ok = fstat(fd, &sb) == 0, e = errno;
     if (!ok || !S_ISREG(sb.st_mode)) {
         close(fd);
         errno = ok ? EINVAL : e;
+        return -1;
+    }
+    if (size) *size = (size_t)sb.st_size;
+    return fd;
+}
+
+char *read_regular(const char *path, size_t *len) {
+    int fd = open_regular(path, NULL);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
         return NULL;
     }
-    *len = (size_t)sb.st_size;
+    return read_all(f, len);
+}
+
+const char *map_file(const char *path, size_t *len) {
+    int fd = open_regular(path, len);
+    if (fd < 0) return NULL;
     if (!*len) {
         close(fd);
         return "";
     }
     void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    e = errno;
+    int e = errno;
     close(fd);
     if (p == MAP_FAILED) {
         errno = e;
@@ -148,6 +173,8 @@ const char *map_file(const char *path, size_t *len) {
 void unmap_file(const char *p, size_t len) {
     if (len) munmap((void *)p, len);
 }
+
+const char *file_error(int e) { return e == EINVAL ? "not a regular file" : strerror(e); }
 
 int str_ieq(const char *a, const char *b) {
     for (; *a && *b; a++, b++)

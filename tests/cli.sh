@@ -146,6 +146,21 @@ expect "a rule file using itself" 0 "$T" check "$TMP/proj/self.sync"
 expect "a very long expression" 1 "$T" check "$TMP/long.sync"
 contains "a very long expression" "$TMP/err" "expression too long: more than 1000 operators in a row"
 
+# a file of many syncs checks, builds and formats (what a 50 MB one takes
+# is measured by hand, not asserted here)
+python3 - "$TMP/many.sync" "$HEAD" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write(sys.argv[2] + "\n")
+    for i in range(3000):
+        f.write('sync s%d: sf.Lead <-> ac.contact {\n    match Email = email\n    prefer sf\n    new in sf never\n'
+                '    map FirstName <-> firstName\n    map LastName <-> lastName\n'
+                '    skip when Email is blank or LastName == "nobody %d"\n    on create in ac: tag "from-sf-%d"\n}\n' % (i, i, i))
+PY
+expect "many syncs check" 0 "$T" check --strict "$TMP/many.sync"
+expect "many syncs build" 0 "$T" build "$TMP/many.sync" -o "$TMP/many.tbc"
+expect "many syncs format" 0 "$T" fmt "$TMP/many.sync"
+
 # fmt
 printf 'paused;schedule every 4h\n' >"$TMP/ugly.sync"
 expect "fmt prints" 0 "$T" fmt "$TMP/ugly.sync"
@@ -197,6 +212,32 @@ contains "eval a pair, record from a file" "$TMP/out" 'set ac.lastName = "Lee" (
 expect "eval a bad record" 1 "$T" eval rules/activecampaign-salesforce.sync --sync leads --record 'sf={"Email": '
 contains "eval a bad record" "$TMP/err" "not valid JSON"
 expect "eval without records" 2 "$T" eval rules/activecampaign-salesforce.sync
+# A string of any length builds: a 70 KB literal in one sync does not push
+# the list and automation names a later one's instructions carry (by
+# their place in the string table, in 16 bits) out of reach.
+python3 - "$TMP" "$HEAD" <<'PY'
+import sys
+d, head = sys.argv[1], sys.argv[2]
+def rules(name, first_list):
+    with open("%s/%s.sync" % (d, name), "w") as f:
+        f.write(head + "\ninitial sync on\n")
+        f.write('sync first: sf.Lead -> ac.contact {\n    match Email = email\n    use defaults\n')
+        f.write('    skip when FirstName == "%s"\n' % ("x" * 70000))
+        f.write('    on create in ac: add to list "%s"\n}\n' % first_list)
+        f.write('sync people: sf.Contact -> ac.contact {\n    match Email = email\n    use defaults\n')
+        f.write('    on create in ac: add to list "Salesforce contacts", start automation "Welcome"\n}\n')
+rules("literal", "Leads")
+rules("names", "y" * 70000)
+PY
+expect "a 70 KB literal checks" 0 "$T" check "$TMP/literal.sync"
+expect "a 70 KB literal builds" 0 "$T" build "$TMP/literal.sync" -o "$TMP/literal.tbc"
+expect "a 70 KB literal runs" 0 "$T" eval "$TMP/literal.tbc" --sync people --now 2026-06-01T00:00:00Z --record 'sf={"Id":"003","LastName":"Lee","Email":"a@x.io"}'
+contains "a 70 KB literal runs" "$TMP/out" 'add to ac list "Salesforce contacts"'
+contains "a 70 KB literal runs" "$TMP/out" 'start ac automation "Welcome"'
+# Only names of lists and automations past 64 KB together stay out of
+# reach: said where, as any error.
+expect "64 KB of list names" 1 "$T" build "$TMP/names.sync" -o "$TMP/names.tbc"
+contains "64 KB of list names" "$TMP/err" "names.sync:14:22: error: list and automation names"
 for c in build explain eval; do
     expect "$c --help" 0 "$T" "$c" --help
     contains "$c --help" "$TMP/out" "usage: tandem $c"
@@ -245,6 +286,80 @@ expect "status --page 0" 2 "$T" status "$TMP/one.sync" $S --page 0
 echo '{"totalSize": 1, "done": tru' >"$TMP/replay/sf/Lead.json"
 expect "a broken answer" 1 "$T" run "$TMP/one.sync" --replay "$TMP/replay" $S --outbox "$TMP/outbox" --at 2026-11-02T13:00:00Z
 contains "a broken answer" "$TMP/err" "Lead.json:1: not valid JSON"
+# An answer that cannot be opened is an error naming it, whether the
+# object is read for its changes or looked up (a sync the other way).
+mkdir -p "$TMP/dirans/sf/Lead.json" "$TMP/dirans/ac"
+echo '{"contacts": [{"id": "7", "email": "ann@acme.example", "udate": "2026-11-01T09:00:00-05:00"}], "meta": {"total": "1"}}' >"$TMP/dirans/ac/contact.json"
+printf '%s\ninitial sync on\nsync back: ac.contact -> sf.Lead {\n    match email = Email\n    map email -> Email\n    new in sf never\n}\n' "$HEAD" >"$TMP/back.sync"
+for r in one back; do
+    expect "an answer that is a directory ($r)" 1 "$T" plan "$TMP/$r.sync" --replay "$TMP/dirans" --state "$TMP/st/dir.db" --at 2026-11-02T10:00:00Z
+    contains "an answer that is a directory ($r)" "$TMP/err" "dirans/sf/Lead.json: not a regular file"
+done
+# Nor is anything else that is not a regular file taken for one, or for a
+# missing file (no records): a FIFO would block the open for good, a
+# symlink loop is there.  Each is an error naming it, found at once.
+for what in sf/Lead.json sf/Lead.deleted.json sf/Lead/1.json sf/Lead ac/tags.json outbox/ac/effects.jsonl outbox/ac/requests.jsonl; do
+    for kind in fifo loop; do
+        O="$TMP/odd"
+        rm -rf "$O"
+        mkdir -p "$O/sf" "$O/ac" "$O/outbox/ac"
+        echo '{"contacts": [], "meta": {"total": "0"}}' >"$O/ac/contact.json"
+        case $what in
+        sf/Lead/*) mkdir "$O/sf/Lead" ;;
+        sf/Lead | sf/Lead.json) ;;
+        *) echo '{"totalSize": 1, "done": true, "records": [{"Id": "00Q1", "LastName": "Lee", "Company": "Acme", "Email": "ann@acme.example", "SystemModstamp": "2026-11-01T09:00:00Z"}]}' >"$O/sf/Lead.json" ;;
+        esac
+        if [ $kind = fifo ]; then mkfifo "$O/$what"; else ln -s "$(basename "$what")" "$O/$what"; fi
+        expect "$what as a $kind" 1 timeout 10 "$T" run "$TMP/one.sync" --replay "$O" --outbox "$O/outbox" --state "$O/st.db" --at 2026-11-02T10:00:00Z
+        contains "$what as a $kind" "$TMP/err" "odd/$what: "
+        [ $kind = fifo ] || contains "$what as a $kind" "$TMP/err" "symbolic links"
+    done
+done
+# The outbox outlives a run cut short.  A last line torn mid-write (a kill,
+# a full disk) is passed over, and the next append starts on a line of
+# its own; an append that fails part-way leaves the file as it was.
+W="$TMP/torn"
+mkdir -p "$W/replay/sf" "$W/replay/ac"
+lead() { # ID EMAIL CHANGED
+    printf '{"attributes": {"type": "Lead"}, "Id": "%s", "LastName": "Lee", "Company": "Acme", "Email": "%s", "SystemModstamp": "%s"}' "$1" "$2" "$3"
+}
+echo '{"contacts": [], "meta": {"total": "0"}}' >"$W/replay/ac/contact.json"
+echo "{\"totalSize\": 1, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z)]}" >"$W/replay/sf/Lead.json"
+WR="$TMP/one.sync --replay $W/replay --outbox $W/outbox --state $W/st.db"
+expect "torn outbox: a first run" 0 "$T" run $WR --at 2026-11-02T10:00:00Z
+cp "$W/outbox/ac/effects.jsonl" "$W/whole"
+printf '{"at":1793527200000,"action":"create","obj' >>"$W/outbox/ac/effects.jsonl"
+printf '{"at":1793527200000,"method":"POST","pa' >>"$W/outbox/ac/requests.jsonl"
+expect "torn outbox: a plan reads it" 0 "$T" plan $WR --at 2026-11-02T11:00:00Z
+contains "torn outbox: a plan reads it" "$TMP/out" "nothing to do"
+echo "{\"totalSize\": 2, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z), $(lead 00Q2 b@x.example 2026-11-02T11:30:00Z)]}" >"$W/replay/sf/Lead.json"
+expect "torn outbox: a run appends" 0 "$T" run $WR --at 2026-11-02T12:00:00Z
+contains "torn outbox: a run appends" "$TMP/out" "Applied 1 change."
+for f in effects requests; do
+    if python3 -c 'import json,sys; t=open(sys.argv[1]).read(); assert t.endswith("\n"); [json.loads(l) for l in t.splitlines()]' "$W/outbox/ac/$f.jsonl"; then ok; else bad "torn outbox: $f.jsonl is whole lines after the append"; cat "$W/outbox/ac/$f.jsonl"; fi
+done
+if [ "$(head -c "$(wc -c <"$W/whole")" "$W/outbox/ac/effects.jsonl")" = "$(cat "$W/whole")" ] && grep -q b@x.example "$W/outbox/ac/effects.jsonl"; then ok; else bad "torn outbox: the torn line is cut, the rest kept"; fi
+# A write that runs out of room (a file size limit in place of a full
+# disk): the effects file, larger than any other the run writes, is
+# limited to a few bytes more than it has.
+python3 - "$W/outbox/ac/effects.jsonl" <<'PY'
+import sys
+with open(sys.argv[1], "a") as f:
+    for i in range(3000):  # lines of an object these rules do not use
+        f.write('{"at":1793527200000,"action":"update","object":"deal","id":"pad-%d","fields":{"title":"padding"}}\n' % i)
+PY
+cp "$W/outbox/ac/effects.jsonl" "$W/before"
+echo "{\"totalSize\": 3, \"done\": true, \"records\": [$(lead 00Q1 a@x.example 2026-11-01T09:00:00Z), $(lead 00Q2 b@x.example 2026-11-02T11:30:00Z), $(lead 00Q3 c@x.example 2026-11-02T12:30:00Z)]}" >"$W/replay/sf/Lead.json"
+limit=$(($(wc -c <"$W/before") + 20))
+expect "a full outbox" 1 python3 -c 'import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+os.execv(sys.argv[2], sys.argv[2:])' "$limit" "$T" run $WR --at 2026-11-02T13:00:00Z
+contains "a full outbox" "$TMP/err" "effects.jsonl: File too large"
+if cmp -s "$W/before" "$W/outbox/ac/effects.jsonl"; then ok; else bad "a failed append leaves the effects as they were"; tail -c 300 "$W/outbox/ac/effects.jsonl"; fi
+expect "a full outbox: the next run" 2 "$T" plan $WR --at 2026-11-02T14:00:00Z
+contains "a full outbox: the next run" "$TMP/out" '+ create ac.contact "c@x.example"'
+
 # A plan is printed as it is decided, a sync's changes waiting in a
 # temporary file until its header (what it read) can go first, and a run's
 # as it applies each part: the text is the same whether it is held whole

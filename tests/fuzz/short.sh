@@ -2,9 +2,10 @@
 # short.sh - short libFuzzer runs for the test suite.  fuzz-front starts from
 # the shipped rules, the stdlib and the inputs of the data-driven tests;
 # fuzz-load from the programs compiled from the shipped rules; fuzz-scan
-# from the recorded Salesforce and ActiveCampaign pages of the examples and
-# an outbox's effects (tests/fuzz/effects.jsonl).  Any crash, hang or
-# broken promise fails.
+# from the recorded Salesforce and ActiveCampaign pages of the examples, an
+# outbox's effects (tests/fuzz/effects.jsonl) and the inputs that once
+# found a fault (tests/fuzz/scan/).  Any crash, hang, undefined behaviour
+# or broken promise fails.
 # usage: tests/fuzz/short.sh BUILD_DIR [SECONDS]
 set -u
 BUILD=${1:-build}
@@ -14,7 +15,7 @@ trap 'rm -rf "$CORPUS"' EXIT
 mkdir -p "$CORPUS/front" "$CORPUS/load" "$CORPUS/scan"
 i=0
 for f in examples/*/sf/*.json examples/*/ac/contact*.json; do i=$((i + 1)); cp "$f" "$CORPUS/scan/page$i.json"; done
-cp tests/fuzz/effects.jsonl "$CORPUS/scan/"
+cp tests/fuzz/effects.jsonl tests/fuzz/scan/* "$CORPUS/scan/"
 cp rules/*.sync stdlib/*.sync "$CORPUS/front"/
 # Every case input of the data-driven tests is a seed too.
 awk -v dir="$CORPUS/front" '

@@ -7,6 +7,7 @@
 #include "diag.h"
 #include "fmt.h"
 #include "lex.h"
+#include "parse.h"
 #include "symtab.h"
 #include "tandem.h"
 #include "types.h"
@@ -216,6 +217,49 @@ static void test_api(void) {
     CHECK(tandem_version()[0] != 0);
 }
 
+/* The tree and the messages of a parse, keeping its tokens or not. */
+static char *parsed(const char *text, int keep) {
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    int f = diags_add_file(&d, "t.sync", text, strlen(text));
+    TokenList tl;
+    Node *root = parse_file(&d, f, &a, keep ? &tl : NULL, NULL);
+    Buf b;
+    buf_init(&b);
+    ast_dump(root, &b, 0);
+    diags_render(&d, &b, 0);
+    diags_fini(&d);
+    arena_free(&a);
+    return buf_take(&b);
+}
+
+/* A parse for checking takes its tokens from the lexer one at a time and
+ * keeps none; it reads as one over the kept list (what fmt does): the
+ * same tree, the same errors, where a statement is skipped after a
+ * syntax error, where a lexical error is past a parse given up. */
+static void test_streamed_parse(void) {
+    Buf chain;
+    buf_init(&chain);
+    buf_puts(&chain, "sync s: a.B -> c.D {\n    skip when x");
+    for (int i = 0; i < 1100; i++) buf_puts(&chain, " or x");
+    buf_puts(&chain, "\n}\nsync t: \"open\n");
+    const char *texts[] = {
+        "use a\nsync s: a.B <-> c.D {\n    map x <-> y\n    skip when p == \"q\" and (r or not s)\n}\n",
+        "sync s: a.B -> c.D {\n    map x -> (y z { w }) q\n    match a = b\n}\nsync t: {\n",
+        "source x = y { a = 2026-02-30 }\nsync s: a.B -> c.D { map x -> y }\n$\n",
+        buf_str(&chain),
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char *kept = parsed(texts[i], 1), *streamed = parsed(texts[i], 0);
+        CHECK_STR(streamed, kept);
+        free(kept);
+        free(streamed);
+    }
+    buf_free(&chain);
+}
+
 void test_front(void) {
     test_api();
     test_separators();
@@ -226,4 +270,5 @@ void test_front(void) {
     test_suggest();
     test_types();
     test_fmt();
+    test_streamed_parse();
 }

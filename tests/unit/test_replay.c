@@ -202,6 +202,9 @@ static void test_effects(Program *p) {
         {"{\"at\":1,\"action\":\"update\",\"object\":\"contact\",\"id\":7}\n", "effects.jsonl:1: an effect needs"},
         {"\n{\"at\":1,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"\n", "effects.jsonl:2: not JSON"},
         {"[{\"at\":1}]\n", "effects.jsonl:1: an effect is a JSON object"},
+        /* no time: a double past int64_t does not convert (UBSan) */
+        {"{\"at\":1e300,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"}\n", "effects.jsonl:1: 'at' is no time"},
+        {"{\"at\":-1e16,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\"}\n", "effects.jsonl:1: 'at' is no time"},
     };
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
         put_file("out/ac/effects.jsonl", broken[i].line);
@@ -212,6 +215,55 @@ static void test_effects(Program *p) {
         CHECK(strstr(buf_str(&err), broken[i].says) != NULL);
         if (!strstr(buf_str(&err), broken[i].says)) printf("  got: %s\n", buf_str(&err));
         if (s) s->ops->close(s);
+        buf_free(&err);
+    }
+
+    /* a kind past int's range names no kind: passed over, not cast */
+    {
+        put_file("out/ac/effects.jsonl", "{\"at\":1,\"action\":\"meta\",\"kind\":1e300,\"id\":\"ac-tag-1\",\"name\":\"vip\"}\n");
+        Buf err;
+        buf_init(&err);
+        Connector *s = replay_open(p, "ac", "activecampaign", dir, out, 1793530000000, REPLAY_HOLD, &err);
+        CHECK(s != NULL);
+        if (s) s->ops->close(s);
+        buf_free(&err);
+    }
+
+    /* A last line without its newline that does not parse was cut short
+     * (a full disk, a kill mid-write): it is passed over, none of it
+     * applied, the lines before it read.  One that parses was whole. */
+    static const struct { const char *tail; const char *first; } torn[] = {
+        {"{\"at\":1793527300000,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\",\"fields\":{\"firstName\":\"Tor", "Ann"},
+        {"{\"at\":1793527300000,\"action\":\"upd", "Ann"},
+        {"{", "Ann"},
+        {"{\"at\":1793527300000,\"action\":\"update\",\"object\":\"contact\",\"id\":\"7\",\"fields\":{\"firstName\":\"Whole\"}}", "Whole"},
+    };
+    for (size_t i = 0; i < sizeof torn / sizeof torn[0]; i++) {
+        Buf text;
+        buf_init(&text);
+        buf_puts(&text, "{\"at\":1793527200000,\"action\":\"create\",\"object\":\"contact\",\"id\":\"ac-contact-1\","
+                        "\"fields\":{\"email\":\"new@acme.example\"}}\n");
+        buf_puts(&text, torn[i].tail);
+        put_file("out/ac/effects.jsonl", buf_str(&text));
+        buf_free(&text);
+        Buf err;
+        buf_init(&err);
+        Connector *s = replay_open(p, "ac", "activecampaign", dir, out, 1793530000000, REPLAY_HOLD, &err);
+        CHECK(s != NULL);
+        if (!s) {
+            printf("  torn %zu: %s\n", i, buf_str(&err));
+            buf_free(&err);
+            continue;
+        }
+        Got g = {p, {0}, 0, 0};
+        RecordSink sink = {&g, got_record, got_bad, NULL};
+        const char *ids[2] = {"7", "ac-contact-1"};
+        CHECK(s->ops->get(s, obj, ids, 2, &sink, &err) == 0);
+        const Record *ann = find_rec(&g, "7");
+        CHECK(find_rec(&g, "ac-contact-1") != NULL);
+        CHECK(ann && is_text(&g, ann, "firstName", torn[i].first));
+        CHECK(ann && (ann->vm.modified == 1793527300000) == !strcmp(torn[i].first, "Whole"));
+        s->ops->close(s);
         buf_free(&err);
     }
 
