@@ -1818,6 +1818,17 @@ static int fields_read(const Node *n, int side, Field **out, int nout, int max, 
  * merge as one value, the joined one against the whole, with one base,
  * and prefer decides (compile.c).  Maps that split back only some of the
  * joined fields can never settle: an error. */
+/* Whether map sm writes a field of side src from the one field the join
+ * js writes on the other side, and nothing else. */
+static int splits_back(const Node *sm, const MapSem *js, int src) {
+    const MapSem *ss = sm->sym;
+    int t = 1 - src;
+    if (ss->flow != (src ? 1 : 2) || !ss->field[src] || ss->field[t]) return 0;
+    Field *whole[1];
+    int other = 0, n = fields_read(t ? sm->b : sm->a, t, whole, 0, 1, &other);
+    return n == 1 && !other && whole[0] == js->field[t];
+}
+
 static void split_groups(Ck *ck, Sync *sy) {
     enum { MAXJ = 8 };
     for (int j = 0; j < sy->nmaps; j++) {
@@ -1834,10 +1845,7 @@ static void split_groups(Ck *ck, Sync *sy) {
         for (int s = 0; s < sy->nmaps; s++) {
             Node *sm = sy->maps[s];
             MapSem *ss = sm->sym;
-            if (s == j || ss->flow != (src ? 1 : 2) || !ss->field[src] || ss->field[t]) continue;
-            Field *whole[1];
-            int o2 = 0, nw = fields_read(t ? sm->b : sm->a, t, whole, 0, 1, &o2);
-            if (nw != 1 || o2 || whole[0] != js->field[t]) continue;
+            if (s == j || !splits_back(sm, js, src)) continue;
             int hit = -1;
             for (int i = 0; i < nj; i++) if (joined[i] == ss->field[src]) hit = i;
             if (hit < 0) continue;
@@ -1870,13 +1878,9 @@ static void split_groups(Ck *ck, Sync *sy) {
         for (int s = 0; s < sy->nmaps; s++) {
             Node *sm = sy->maps[s];
             MapSem *ss = sm->sym;
-            if (s == j || ss->flow != (src ? 1 : 2) || !ss->field[src] || ss->field[t]) continue;
-            Field *whole[1];
-            int o2 = 0, nw = fields_read(t ? sm->b : sm->a, t, whole, 0, 1, &o2);
-            if (nw == 1 && !o2 && whole[0] == js->field[t]) {
-                for (int i = 0; i < nj; i++)
-                    if (joined[i] == ss->field[src]) ss->join = jm;
-            }
+            if (s == j || !splits_back(sm, js, src)) continue;
+            for (int i = 0; i < nj; i++)
+                if (joined[i] == ss->field[src]) ss->join = jm;
         }
     }
 }

@@ -78,22 +78,7 @@ def seed_of(answers):
     seed = {}
     for f, body in answers.items():
         src, fn = f.split("/", 1)
-        a = json.loads(body, strict=False)
-        obj = fn[:-5]
-        if src == "sf":
-            rows = [{k: v for k, v in r.items() if k != "attributes"} for r in a.get("records", [])]
-            seed.setdefault("salesforce", {}).setdefault(obj, []).extend(rows)
-        elif src == "d365":
-            rows = [{k: v for k, v in r.items() if not k.startswith("@")} for r in a.get("value", [])]
-            seed.setdefault("dynamics365", {}).setdefault(obj + "s", []).extend(rows)
-        elif src == "ac":
-            ac = seed.setdefault("activecampaign", {})
-            for k, v in a.items():
-                if isinstance(v, list):
-                    ac.setdefault(k, []).extend(v)
-        elif src == "gr":
-            seed.setdefault("getresponse", {})["contacts" if obj == "contact" else obj] = a
-        else:
+        if not harness.seed_add(seed, src, fn, json.loads(body, strict=False)):
             return None
     return seed
 

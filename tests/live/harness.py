@@ -143,6 +143,29 @@ def _load(path):
         return json.load(f)
 
 
+def seed_add(seed, src, fn, a):
+    """Adds one recorded answer (replay layout: source sf, file Lead.json,
+    its parsed JSON) to an emulator seed; False for a source the emulator
+    does not serve."""
+    obj = fn[:-5]
+    if src == "sf":
+        rows = [{k: v for k, v in r.items() if k != "attributes"} for r in a.get("records", [])]
+        seed.setdefault("salesforce", {}).setdefault(obj, []).extend(rows)
+    elif src == "d365":
+        rows = [{k: v for k, v in r.items() if not k.startswith("@")} for r in a.get("value", [])]
+        seed.setdefault("dynamics365", {}).setdefault(obj + "s", []).extend(rows)
+    elif src == "ac":
+        ac = seed.setdefault("activecampaign", {})
+        for k, v in a.items():
+            if isinstance(v, list):
+                ac.setdefault(k, []).extend(v)
+    elif src == "gr":
+        seed.setdefault("getresponse", {})["contacts" if obj == "contact" else obj] = a
+    else:
+        return False
+    return True
+
+
 def seed_from_examples(name):
     """The recorded answers of examples/<name>/ as an emulator seed: the
     same records the README tour replays, served live."""
@@ -151,21 +174,7 @@ def seed_from_examples(name):
     for src in sorted(os.listdir(d)):
         sd = os.path.join(d, src)
         for fn in sorted(os.listdir(sd)):
-            a = _load(os.path.join(sd, fn))
-            obj = fn[:-5]
-            if src == "sf":
-                rows = [{k: v for k, v in r.items() if k != "attributes"} for r in a["records"]]
-                seed.setdefault("salesforce", {})[obj] = rows
-            elif src == "d365":
-                rows = [{k: v for k, v in r.items() if not k.startswith("@")} for r in a["value"]]
-                seed.setdefault("dynamics365", {})[obj + "s"] = rows
-            elif src == "ac":
-                ac = seed.setdefault("activecampaign", {})
-                for k, v in a.items():
-                    if isinstance(v, list):
-                        ac.setdefault(k, []).extend(v)
-            elif src == "gr":
-                seed.setdefault("getresponse", {})["contacts" if obj == "contact" else obj] = a
+            seed_add(seed, src, fn, _load(os.path.join(sd, fn)))
     return seed
 
 
