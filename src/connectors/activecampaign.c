@@ -156,7 +156,7 @@ static long ac_total(Ac *A, const char *plural, Buf *err) {
     cJSON *a = NULL;
     if (live_json(L, "GET", url, hv, NULL, 0, what, &a, err) != 0) return -2;
     const cJSON *t = get(get(a, "meta"), "total");
-    long n = cJSON_IsNumber(t) ? (long)t->valuedouble : str(t) ? strtol(str(t), NULL, 10) : -1;
+    long n = live_count(t);
     cJSON_Delete(a);
     return n;
 }

@@ -549,3 +549,14 @@ int live_open_all(const Program *p, const LiveOptions *o, Connector ***out, uint
         }
     return 0;
 }
+
+long live_count(const cJSON *t) {
+    double d;
+    if (cJSON_IsNumber(t)) d = t->valuedouble;
+    else if (cJSON_IsString(t) && t->valuestring[0] && strspn(t->valuestring, "0123456789") == strlen(t->valuestring) &&
+             strlen(t->valuestring) <= 15)
+        d = strtod(t->valuestring, NULL);
+    else return -1;
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(long long)d) return -1;
+    return (long)d;
+}

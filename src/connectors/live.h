@@ -75,6 +75,11 @@ int live_oauth(Live *L, const char *token_url, Buf *form, const char *what, cons
 int live_encode(Live *L, CodecCtx *cx, const Plan *pl, const uint32_t *idx, ApplyResult *res, uint32_t i,
                 RequestList *rl);
 
+/* A count an answer gives (a number, or text of digits), or -1 when it
+ * gives none, or one no API would (negative, fractional, past 2^53): a
+ * broken answer's 1e300 is no count, and never cast. */
+long live_count(const cJSON *t);
+
 /* Sends and reads a JSON answer with a 2xx status; -1 with err otherwise. */
 int live_json(Live *L, const char *method, const char *url, const char *const *headers, const char *body, int flags,
               const char *what, cJSON **answer, Buf *err);

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "codec.h"
+#include "connectors/live.h"
 #include "compile.h"
 #include "unit.h"
 #include "unit_test.h"
@@ -1359,7 +1360,22 @@ static void test_activecampaign_scan(Program *p) {
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) scan_fails(p, c, contact, broken[i], strlen(broken[i]), NULL, 1);
 }
 
+/* A count from an answer: what no API would give is none, never cast
+ * (UBSan: a float-to-int overflow on 1e300). */
+static void test_live_count(void) {
+    const char *cases[][2] = {{"42", "42"}, {"\"42\"", "42"}, {"0", "0"}, {"1e300", "-1"}, {"-5", "-1"},
+                              {"2.5", "-1"}, {"\"12x\"", "-1"}, {"\"\"", "-1"}, {"null", "-1"}, {"9007199254740993e3", "-1"},
+                              {"\"99999999999999999999\"", "-1"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *j = cJSON_Parse(cases[i][0]);
+        CHECK(j != NULL);
+        CHECK(live_count(j) == strtol(cases[i][1], NULL, 10));
+        cJSON_Delete(j);
+    }
+}
+
 void test_codec_all(void) {
+    test_live_count();
     test_number_text();
     Program *p = compile_rules();
     CHECK(p != NULL);
