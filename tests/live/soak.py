@@ -114,9 +114,11 @@ def semantic(st):
     return out
 
 
-def settle(emu, rules, state, what):
+def settle(emu, rules, state, what, outs=None):
     for _ in range(4):
         rc, out, err = live_test.run(emu, rules, state)
+        if outs is not None:
+            outs.append(out)
         if rc == 0 and live_test.applied(out) == 0:
             return
     check(False, "%s: the reruns did not settle: exit %d, applied %d: %s %s" %
@@ -147,7 +149,9 @@ def killed_at(name, k, want, tmp):
     try:
         rc, out, err = live_test.run(emu, rules, state, env={"TANDEM_TEST_KILL_AFTER_WRITE": str(k)})
         check(rc == -9, "%s, killed after write %d: exit %d, not killed: %s" % (name, k, rc, err[-300:]))
-        settle(emu, rules, state, "%s, killed after write %d" % (name, k))
+        sent = [(e["method"], e["path"], e["status"]) for e in emu.log() if e["method"] not in ("GET", "HEAD")]
+        outs = []
+        settle(emu, rules, state, "%s, killed after write %d" % (name, k), outs)
         got = semantic(emu.state())
         if got != want:
             diff = []
@@ -157,8 +161,10 @@ def killed_at(name, k, want, tmp):
                     diff.append("  lost    %s %s" % (key, x[:300]))
                 for x in sorted(a - b)[:3]:
                     diff.append("  extra   %s %s" % (key, x[:300]))
-            check(False, "%s, killed after write %d, then settled, differs from an uninterrupted run:\n%s" %
-                  (name, k, "\n".join(diff[:12])))
+            # what it takes to tell a defect from a race of the test's own
+            check(False, "%s, killed after write %d, then settled, differs from an uninterrupted run:\n%s\n"
+                  "writes before and after the kill: %s\nthe reruns:\n%s" %
+                  (name, k, "\n".join(diff[:12]), sent, "\n".join(o[-1500:] for o in outs)))
     finally:
         emu.stop()
 
