@@ -159,6 +159,19 @@ static int lit_fits(TypeKind k, const Node *lit) {
     }
 }
 
+/* A text constant longer than the field keeps (text(80)) can never be
+ * written: the system refuses it on every record (the run checks computed
+ * values, docs/plan.md).  1 and an error at the constant when so. */
+static int lit_too_long(Ck *ck, const Field *f, const Node *v) {
+    if (v->kind != NODE_LIT || v->op != TK_STRING || !v->str || !type_is_text(f->ty.k) || !f->ty.size) return 0;
+    uint32_t n = 0;
+    for (const char *p = v->str; *p; p++) n += ((unsigned char)*p & 0xC0) != 0x80;
+    if (n <= f->ty.size) return 0;
+    err(ck, v->loc, "this text is %u characters; %s.%s takes at most %u", n, f->obj ? f->obj->name : "the object",
+        f->name, f->ty.size);
+    return 1;
+}
+
 /* May this value be written into a field of type dst?  Constants get a
  * closer look than their types: 5 fits an integer, "https://x" a url. */
 static int value_fits(TypeKind dst, const Node *v, TypeKind vt) {
@@ -1922,6 +1935,7 @@ static void check_action(Ck *ck, SyncCk *sk, Node *on, Node *act, int event_side
         if (f->readonly) err(ck, act->a->loc, "%s on %s is read-only (set by %s)", f->name, f->obj->name, f->obj->sys->name);
         else if (!value_fits(f->ty.k, act->b, vt.k))
             err(ck, act->b->loc, "cannot set %s (%s) to %s (%s)", f->name, tyname(ck, f->ty), expr_desc(ck, act->b), tyname(ck, vt));
+        else lit_too_long(ck, f, act->b);
         break;
     }
     case TK_DELETE: {
@@ -2051,6 +2065,7 @@ static void check_new(Ck *ck, SyncCk *sk, Node *it) {
         if (f->readonly) err(ck, as->a->loc, "%s on %s is read-only (set by %s)", f->name, o->name, sys->name);
         else if (!value_fits(f->ty.k, as->b, vt.k))
             err(ck, as->b->loc, "cannot set %s (%s) to %s (%s)", f->name, tyname(ck, f->ty), expr_desc(ck, as->b), tyname(ck, vt));
+        else lit_too_long(ck, f, as->b);
         for (Node *p = it->list; p != as; p = p->next)
             if (p->a->sym == f) err(ck, as->a->loc, "%s is set twice", f->name);
     }
