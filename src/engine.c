@@ -180,7 +180,6 @@ typedef struct SyncRun {
     Outcome *outs;
     uint32_t nouts, capouts;
     uint32_t part_first;   /* the first change not applied yet */
-    uint32_t nowed;        /* changes owed by earlier runs in this sync's plan */
     uint32_t part_note;    /* the first note apply_part has not looked at */
     int64_t newest[2];
     int whole[2];          /* the side's read delivered every record it has (ChangeCursor.whole) */
@@ -1793,7 +1792,6 @@ static int pay_owed(SyncRun *R, Buf *err) {
         c->ref = plan_cstr(pl, ref);
         c->rule = plan_cstr(pl, o->rule);
         c->owed = o->id;
-        R->nowed++;
     }
     return 0;
 state_failed:
@@ -1910,8 +1908,8 @@ static int apply_part(SyncRun *R, int last, Buf *err) {
     for (uint32_t i = 0; i < n; i++) {
         const Change *c = &pl->changes[first + i];
         if (c->owed && store_owed_done(E->st, c->owed) != 0) goto state_failed;
-        const ApplyResult *made = c->created >= 0 && c->created >= (int32_t)first ? &res[c->created - first] : NULL;
-        if (!res[i].ok && c->kind >= CH_TAG && made && noid[i]) {
+        if (!res[i].ok && c->kind >= CH_TAG && noid[i]) {
+            const ApplyResult *made = &res[c->created - first];
             /* its record is made later (GetResponse): owed to it, sent once
              * a run finds it, not lost */
             if (owe(R, c, made->id, &pl->changes[c->created]) != 0) goto state_failed;
